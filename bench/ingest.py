@@ -1,0 +1,231 @@
+"""Ingest benchmark (issue 2): the ingest core against the floor, memory and cold init.
+
+    .venv/bin/python bench/ingest.py [--repeat N]
+
+(a) core:  gzip+base64 body -> decode -> validate -> policy -> Parquet bytes (what the handler does
+    between the HTTP request and the S3 put);
+(b) floor: the same body -> JSON parse -> the same 44 Arrow columns -> Parquet, with no validation
+    and no policy. Both run in this process on the same batches, interleaved, so the ratio is
+    stable even when absolute times are not. Peak RSS and cold init run in fresh processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ilake.simulate import make_batch  # noqa: E402
+from lambdas.core.decode import decode_body  # noqa: E402
+from lambdas.core.lake import INTERACTIONS, SCHEMA_VERSION, to_parquet  # noqa: E402
+from lambdas.core.pipeline import decode_envelope, process_batch  # noqa: E402
+from lambdas.core.programs import parse_program  # noqa: E402
+from lambdas.core.pseudonym import Pseudonymizer  # noqa: E402
+from lambdas.core.redact import Redactor  # noqa: E402
+
+NOW_MS = 1_795_000_000_000
+MAX_BYTES = 5 * 1024 * 1024
+# Worst realistic policy: every event type collected, every text kept and redacted.
+BENCH_PROGRAM = b"""
+name = "bench"
+version = 1
+purpose = "Benchmark policy: every event type, every text kept and redacted."
+owner = "bench"
+lawful_basis = "legitimate_interests"
+dpia_ref = "n/a"
+notice_version = "n/a"
+retention_days = 1
+[collect]
+event_types = ["pointer.move", "pointer.click", "pointer.scroll", "pointer.drag", "key.shortcut",
+  "key.press", "text.input", "menu.select", "window.focus", "clipboard", "capture.pause",
+  "capture.resume"]
+pointer_sample_ms = 0
+coordinate_precision = 3
+[text]
+window_titles = "redact"
+target_names = "redact"
+menu_labels = "redact"
+urls = "host"
+"""
+PROGRAM = parse_program(BENCH_PROGRAM, "bench")
+PSEUDONYMS = Pseudonymizer(b"b" * 32)
+REDACTOR = Redactor(PROGRAM.text.detectors, PROGRAM.text.urls)  # built once, as the service does
+
+
+def body_of(batch: dict) -> str:
+    """The request body as API Gateway hands it over: gzip, then base64."""
+    return base64.b64encode(gzip.compress(msgspec.json.encode(batch), 6)).decode()
+
+
+def core(body: str) -> bytes:
+    raw = decode_body(body, base64_encoded=True, encoding="gzip", max_bytes=MAX_BYTES)
+    outcome = process_batch(
+        decode_envelope(raw), PROGRAM, PSEUDONYMS, received_at_ms=NOW_MS, redactor=REDACTOR
+    )
+    assert outcome.table is not None
+    return to_parquet(outcome.table)
+
+
+def floor(body: str) -> bytes:
+    raw = decode_body(body, base64_encoded=True, encoding="gzip", max_bytes=MAX_BYTES)
+    batch = msgspec.json.decode(raw)
+    rows = []
+    for e in batch["events"]:
+        app, win, disp = e.get("app") or {}, e.get("window") or {}, e.get("display") or {}
+        target = e.get("target") or {}
+        rows.append(
+            (
+                e["event_id"],
+                batch["batch_id"],
+                e["seq"],
+                e["ts"],
+                NOW_MS,
+                e["type"],
+                e["subject"],
+                e["device_id"],
+                e["session_id"],
+                app.get("name"),
+                app.get("bundle_id"),
+                win.get("title"),
+                win.get("url"),
+                disp.get("w"),
+                disp.get("h"),
+                disp.get("scale"),
+                e.get("x"),
+                e.get("y"),
+                e.get("x2"),
+                e.get("y2"),
+                e.get("button"),
+                e.get("clicks"),
+                e.get("dx"),
+                e.get("dy"),
+                target.get("role"),
+                target.get("name"),
+                e.get("modifiers"),
+                e.get("key"),
+                None,
+                e.get("menu_path"),
+                None,
+                None,
+                None,
+                None,
+                None,
+                e.get("op"),
+                e.get("mime"),
+                e.get("length"),
+                e.get("reason"),
+                None,
+                batch["agent"]["version"],
+                batch["agent"]["os"],
+                "bench@1",
+                SCHEMA_VERSION,
+            )
+        )
+    columns = zip(*rows, strict=True)
+    arrays = [pa.array(c, type=f.type) for c, f in zip(columns, INTERACTIONS, strict=True)]
+    return to_parquet(pa.Table.from_arrays(arrays, schema=INTERACTIONS))
+
+
+def throughput(fn, bodies: list[str], n_events: int, repeat: int) -> list[float]:
+    rates = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for body in bodies:
+            fn(body)
+        rates.append(n_events * len(bodies) / (time.perf_counter() - start))
+    return rates
+
+
+def fresh(code: str, *args: str) -> str:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "bench",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env
+    ).stdout.strip()
+
+
+PEAK_RSS = """
+import resource, sys
+from bench.ingest import core
+body = open(sys.argv[1]).read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+core(body)
+print(before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+INIT_BARE = """
+import time; t = time.perf_counter()
+import msgspec, pyarrow.parquet, boto3
+boto3.client("s3")
+print(time.perf_counter() - t)
+"""
+INIT_HANDLER = """
+import time; t = time.perf_counter()
+import lambdas.ingest.handler
+print(time.perf_counter() - t)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--init-runs", type=int, default=7)
+    args = parser.parse_args()
+    print(
+        f"python {sys.version.split()[0]}, pyarrow {pa.__version__}, msgspec {msgspec.__version__}"
+    )
+    print(f"{'batch':>22} {'core ev/s':>11} {'floor ev/s':>11} {'ratio':>6}")
+    for label, size, count, unique in (
+        ("1,000 events", 1_000, 20, False),
+        ("10,000 events", 10_000, 3, False),
+        ("10,000 unique titles", 10_000, 3, True),
+    ):
+        bodies = [
+            body_of(make_batch(size, seed=i, start_ms=NOW_MS - 900_000, unique_titles=unique))
+            for i in range(count)
+        ]
+        core(bodies[0]), floor(bodies[0])  # warm up
+        core_rates, floor_rates = [], []
+        for _ in range(args.repeat):  # interleaved: both see the same machine state
+            core_rates += throughput(core, bodies, size, 1)
+            floor_rates += throughput(floor, bodies, size, 1)
+        c, f = statistics.median(core_rates), statistics.median(floor_rates)
+        print(f"{label:>22} {c:>11,.0f} {f:>11,.0f} {c / f:>6.2f}")
+
+    with tempfile.NamedTemporaryFile("w", suffix=".b64") as spool:
+        spool.write(body_of(make_batch(10_000, seed=7, start_ms=NOW_MS - 900_000)))
+        spool.flush()
+        before, peak = map(float, fresh(PEAK_RSS, spool.name).split())
+    print(
+        f"peak RSS, one 10,000-event batch in a fresh process: {peak:.0f} MiB "
+        f"(after imports and reading the request body: {before:.0f} MiB)"
+    )
+    bare = statistics.median(float(fresh(INIT_BARE)) for _ in range(args.init_runs))
+    handler = statistics.median(float(fresh(INIT_HANDLER)) for _ in range(args.init_runs))
+    print(
+        f"cold init: handler module {handler * 1000:.0f} ms, bare import set + S3 client "
+        f"{bare * 1000:.0f} ms, ratio {handler / bare:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,606 @@
+"""The ingest core: JSON bytes -> validated, minimized rows -> Arrow table. No AWS here.
+
+Pure functions over plain data, so the whole data path is tested and benchmarked in isolation.
+Per-event problems are counted by reason and never fail the batch; envelope problems raise.
+Texts, pseudonyms and app decisions repeat heavily inside a batch (every event carries its
+window title), so each is computed once per batch and memoized for that batch only: nothing
+submitted outlives the request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+
+from . import schema as s
+from .errors import MalformedBatch, TooLarge, UnsupportedSchema
+from .lake import INTERACTIONS, SCHEMA_VERSION
+from .programs import Program
+from .pseudonym import Pseudonymizer
+from .redact import Redactor, normalize
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_events: int = 10_000
+    max_event_age_ms: int = 30 * DAY_MS  # agents spool offline; older events are refused
+    max_clock_skew_ms: int = 10 * 60_000
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    batch_id: str
+    table: pa.Table | None
+    accepted: int
+    rejected: dict[str, int]
+    redactions: dict[str, int]
+
+
+# --- envelope --------------------------------------------------------------------------------
+
+_ENVELOPE = msgspec.json.Decoder(s.Envelope)
+_SCHEMA_OK = re.compile(r"interaction/1(?:\.\d{1,4})?")
+_FIELD_PATH = re.compile(r" - at `(\$(?:\.[a-z_]+|\[\d+\])*)`$")
+
+
+def decode_envelope(body: bytes) -> s.Envelope:
+    """Parse the batch envelope; the events stay raw. Raises 400s that name only our fields."""
+    try:
+        envelope = _ENVELOPE.decode(body)
+    except msgspec.ValidationError as exc:
+        raise MalformedBatch(detail=_safe_path(exc)) from None
+    except (msgspec.DecodeError, RecursionError):  # deep nesting is refused, not a crash
+        raise MalformedBatch("the body is not valid JSON") from None
+    if not _SCHEMA_OK.fullmatch(envelope.schema):
+        raise UnsupportedSchema()
+    return envelope
+
+
+def _safe_path(exc: msgspec.ValidationError) -> str | None:
+    match = _FIELD_PATH.search(str(exc))
+    return match.group(1) if match else None
+
+
+# --- events ----------------------------------------------------------------------------------
+
+_EVENTS = msgspec.json.Decoder(list[s.Event])
+_RAW_EVENTS = msgspec.json.Decoder(list[msgspec.Raw])
+_ONE_EVENT = msgspec.json.Decoder(s.Event)
+_ANY = msgspec.json.Decoder()
+_FIELDS: dict[type[msgspec.Struct], frozenset[str]] = {
+    cls: frozenset(f.encode_name for f in msgspec.structs.fields(cls))
+    for cls in (*s.EVENT_CLASSES, *s.NESTED.values())
+}
+
+
+def decode_events(raw: msgspec.Raw, limits: Limits) -> tuple[list[Any], Counter[str], int]:
+    """Typed events, rejections by reason, and the number of unknown fields dropped.
+
+    Fast path: the whole array in one strict decode. Only a batch with a problem pays for the
+    event-by-event path that tells which events are bad and why.
+    """
+    try:
+        events = _EVENTS.decode(raw)
+    except (msgspec.ValidationError, RecursionError):
+        pass
+    else:
+        if len(events) > limits.max_events:
+            raise TooLarge()
+        return events, Counter(), 0
+    try:
+        raws = _RAW_EVENTS.decode(raw)
+    except (msgspec.ValidationError, RecursionError):
+        raise MalformedBatch(detail="$.events") from None
+    if len(raws) > limits.max_events:
+        raise TooLarge()
+    good: list[Any] = []
+    rejected: Counter[str] = Counter()
+    dropped_fields = 0
+    for item in raws:
+        try:
+            good.append(_ONE_EVENT.decode(item))
+            continue
+        except RecursionError:
+            rejected["invalid_event"] += 1
+            continue
+        except msgspec.ValidationError as exc:
+            if "unknown field" not in str(exc):
+                rejected[_reason(exc)] += 1
+                continue
+        # Unknown fields (e.g. from a newer minor schema): drop them, count them, judge the rest.
+        obj = _ANY.decode(item)
+        tag = obj.get("type") if isinstance(obj, dict) else None
+        event_cls = s.EVENT_CLASS_BY_TYPE.get(tag) if isinstance(tag, str) else None
+        if event_cls is None:
+            rejected["unknown_type"] += 1
+            continue
+        dropped = _strip_unknown(obj, event_cls, top=True)
+        try:
+            good.append(msgspec.convert(obj, s.Event))
+        except msgspec.ValidationError as exc:
+            rejected[_reason(exc)] += 1
+            continue
+        dropped_fields += dropped
+    return good, rejected, dropped_fields
+
+
+def _strip_unknown(obj: dict[str, Any], cls: type[msgspec.Struct], *, top: bool = False) -> int:
+    known = _FIELDS[cls]
+    dropped = 0
+    for key in list(obj):
+        if key not in known and not (top and key == "type"):  # the tag lives at the top only
+            del obj[key]
+            dropped += 1
+        elif key in s.NESTED and isinstance(obj[key], dict):
+            dropped += _strip_unknown(obj[key], s.NESTED[key])
+    return dropped
+
+
+_REASONS = (
+    ("`$.ts`", "ts_out_of_range"),  # outside the static bounds: the same fault as a bad clock
+    ("Invalid value", "unknown_type"),  # the tag; other invalid values say "enum" or "UUID"
+    ("missing required field", "missing_field"),
+    ("matching regex", "invalid_value"),
+    ("of length", "bad_length"),
+    ("Invalid enum value", "invalid_value"),
+    ("Invalid UUID", "invalid_value"),
+    ("out of range", "out_of_range"),
+    (">=", "out_of_range"),
+    ("<=", "out_of_range"),
+    (">", "out_of_range"),
+    ("Expected", "wrong_type"),
+)
+
+
+def _reason(exc: msgspec.ValidationError) -> str:
+    """A fixed reason code for a validation error; the message itself may quote content."""
+    message = str(exc)
+    for needle, reason in _REASONS:
+        if needle in message:
+            if reason == "unknown_type" and not message.endswith("`$.type`"):
+                return "invalid_value"
+            return reason
+    return "invalid_event"
+
+
+# --- per-field policy ------------------------------------------------------------------------
+
+_NAMED_KEYS = {
+    **{
+        k.lower(): k
+        for k in (
+            "Enter",
+            "Tab",
+            "Escape",
+            "Backspace",
+            "Delete",
+            "Insert",
+            "Home",
+            "End",
+            "PageUp",
+            "PageDown",
+            "ArrowUp",
+            "ArrowDown",
+            "ArrowLeft",
+            "ArrowRight",
+            "CapsLock",
+            "NumLock",
+            "ScrollLock",
+            "PrintScreen",
+            "Pause",
+            "ContextMenu",
+            "Shift",
+            "Control",
+            "Alt",
+            "Meta",
+        )
+    },
+    **{f"f{i}": f"F{i}" for i in range(1, 25)},
+    "return": "Enter",
+    "esc": "Escape",
+    "del": "Delete",
+    "up": "ArrowUp",
+    "down": "ArrowDown",
+    "left": "ArrowLeft",
+    "right": "ArrowRight",
+    "ctrl": "Control",
+    "option": "Alt",
+    "cmd": "Meta",
+    "command": "Meta",
+    "super": "Meta",
+    "win": "Meta",
+}
+_MODIFIER_ORDER = ("ctrl", "alt", "shift", "meta")
+_CAPTURE_REASONS = frozenset(
+    {"user", "idle", "screen_locked", "sleep", "denied_app", "policy", "server", "other"}
+)
+_MIME = re.compile(r"[a-z]+/[a-z0-9][a-z0-9.+-]{0,63}")
+_ROLE = re.compile(r"[A-Za-z][A-Za-z _-]{0,63}")
+_AGENT_FIELD = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}")
+_POINTER_TYPES = frozenset({"pointer.move", "pointer.click", "pointer.scroll", "pointer.drag"})
+
+
+def char_class(ch: str) -> str:
+    if ch.isalpha():
+        return "letter"
+    if ch.isdigit():
+        return "digit"
+    if ch.isspace():
+        return "space"
+    if ch.isprintable():
+        return "symbol"
+    return "other"
+
+
+def classify_key(key: str) -> tuple[str | None, str]:
+    """(key kept, key_class): named non-printing keys are kept, printable characters are not."""
+    named = _NAMED_KEYS.get(key.lower())
+    if named is not None:
+        return named, "named"
+    folded = normalize(key)
+    if len(folded) == 1:
+        return None, char_class(folded)
+    if folded.lower() == "space":
+        return None, "space"
+    return None, "other"
+
+
+def shortcut_key(modifiers: frozenset[str], key: str) -> tuple[str | None, str]:
+    """Keep the key of a real shortcut; a 'shortcut' that types a character is typing."""
+    named, key_class = classify_key(key)
+    if named is not None:
+        return named, key_class
+    command = modifiers & {"ctrl", "alt", "meta"}
+    if not command:
+        return None, key_class  # shift+letter is an upper-case letter, not a shortcut
+    folded = normalize(key)
+    if len(folded) != 1 or not folded.isascii() or not folded.isprintable():
+        return None, key_class
+    altgr = {"ctrl", "alt"} <= modifiers and "meta" not in modifiers
+    if altgr and not folded.isalnum():
+        return None, key_class  # AltGr (ctrl+alt) types '@', '{', '€' on many layouts
+    return folded.lower(), key_class
+
+
+def text_classes(text: str) -> tuple[int, int, int, int, int]:
+    """Length and character-class counts: all that is kept of typed text."""
+    letters = digits = spaces = 0
+    for ch in text:
+        if ch.isalpha():
+            letters += 1
+        elif ch.isdigit():
+            digits += 1
+        elif ch.isspace():
+            spaces += 1
+    return len(text), letters, digits, spaces, len(text) - letters - digits - spaces
+
+
+def _safe_token(value: str | None, pattern: re.Pattern[str]) -> str | None:
+    if value is None:
+        return None
+    return value if pattern.fullmatch(value) else "other"
+
+
+@dataclass(slots=True)
+class _BatchContext:
+    """Per-batch memo tables; dropped with the batch, so nothing submitted outlives it."""
+
+    program: Program
+    pseudonyms: Pseudonymizer
+    redactor: Redactor
+    _pids: dict[tuple[str, str], str] = field(default_factory=dict)
+    _texts: dict[tuple[str, str], tuple[str | None, dict[str, int]]] = field(default_factory=dict)
+    _origins: dict[tuple[Any, ...], _Origin | None] = field(default_factory=dict)
+
+    def pid(self, kind: str, value: str) -> str:
+        key = (kind, value)
+        pid = self._pids.get(key)
+        if pid is None:
+            pid = self._pids[key] = self.pseudonyms.pid(kind, value)
+        return pid
+
+    def text(self, mode: str, value: str | None) -> tuple[str | None, dict[str, int]]:
+        """Apply a text mode (drop, hash, redact, host) to one value, memoized."""
+        if value is None or mode == "drop":
+            return None, _NO_COUNTS
+        key = (mode, value)
+        done = self._texts.get(key)
+        if done is None:
+            done = self._texts[key] = self._apply(mode, value)
+        return done
+
+    def _apply(self, mode: str, value: str) -> tuple[str | None, dict[str, int]]:
+        if mode == "hash":
+            return self.pseudonyms.text_hash(normalize(value)), _NO_COUNTS
+        if mode == "host":
+            result = self.redactor.redact(value if "://" in value else f"https://{value}")
+            single = result.counts.get("url") == 1 and " " not in result.text
+            return (result.text if single else None), result.counts or {"url": 1}
+        result = self.redactor.redact(value)
+        return result.text, result.counts
+
+    def origin(self, ev: Any) -> _Origin | None:
+        """Where an event comes from (who, which app and window), or None if the app is denied.
+
+        Consecutive events share all of it, so it is worked out once per distinct origin.
+        """
+        key = (ev.subject, ev.device_id, ev.session_id, ev.app, ev.window)
+        try:
+            return self._origins[key]
+        except KeyError:
+            pass
+        origin = self._origins[key] = self._make_origin(*key)
+        return origin
+
+    def _make_origin(
+        self, subject: str, device: str, session: str, app: s.App | None, window: s.Window | None
+    ) -> _Origin | None:
+        policy = self.program.text
+        app_name, bundle_id = (app.name, app.bundle_id) if app else (None, None)
+        title, url = (window.title, window.url) if window else (None, None)
+        if self.program.app_denied(app_name, bundle_id):
+            return None
+        kept_name, name_counts = self.text("redact", app_name)
+        kept_bundle, bundle_counts = self.text("redact", bundle_id)
+        kept_title, title_counts = self.text(policy.window_titles, title)
+        host, host_counts = self.text("host" if policy.urls == "host" else "drop", url)
+        return _Origin(
+            self.pid("subject", subject),
+            self.pid("device", device),
+            self.pid("session", session),
+            kept_name,
+            kept_bundle,
+            kept_title,
+            host,
+            _merge(name_counts, bundle_counts, title_counts, host_counts),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    subject_pid: str
+    device_pid: str
+    session_pid: str
+    app_name: str | None
+    bundle_id: str | None
+    title: str | None
+    host: str | None
+    counts: dict[str, int]
+
+
+_NO_COUNTS: dict[str, int] = {}
+_CLIPBOARD_CONTENT = {"clipboard_content": 1}
+
+
+def _merge(*parts: dict[str, int]) -> dict[str, int]:
+    nonempty = [p for p in parts if p]
+    if len(nonempty) <= 1:
+        return nonempty[0] if nonempty else _NO_COUNTS
+    merged: Counter[str] = Counter()
+    for part in nonempty:
+        merged.update(part)
+    return dict(merged)
+
+
+class _Tally:
+    """Redaction totals for the batch. Per-event count dicts are shared (memoized) objects, so
+    they are tallied by identity and multiplied out once at the end."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[int, list[Any]] = {}
+
+    def add(self, counts: dict[str, int]) -> None:
+        entry = self._seen.get(id(counts))
+        if entry is None:
+            self._seen[id(counts)] = [counts, 1]
+        else:
+            entry[1] += 1
+
+    def totals(self, extra: Counter[str]) -> dict[str, int]:
+        total = Counter(extra)
+        for counts, times in self._seen.values():
+            for name, n in counts.items():
+                total[name] += n * times
+        return dict(total)
+
+
+# --- the batch -------------------------------------------------------------------------------
+
+
+def process_batch(
+    envelope: s.Envelope,
+    program: Program,
+    pseudonyms: Pseudonymizer,
+    *,
+    received_at_ms: int,
+    limits: Limits = Limits(),
+    suppressed_subjects: frozenset[str] = frozenset(),
+    redactor: Redactor | None = None,
+) -> BatchOutcome:
+    """Validate, minimize and tabulate one batch under `program`'s policy."""
+    events, rejected, dropped_fields = decode_events(envelope.events, limits)
+    text_policy = program.text
+    ctx = _BatchContext(
+        program, pseudonyms, redactor or Redactor(text_policy.detectors, text_policy.urls)
+    )
+    extra: Counter[str] = Counter()
+    if dropped_fields:
+        extra["unknown_field"] = dropped_fields
+    tally = _Tally()
+    batch_id = str(envelope.batch_id)
+    agent_version = _safe_token(envelope.agent.version, _AGENT_FIELD)
+    agent_os = _safe_token(envelope.agent.os, _AGENT_FIELD)
+    earliest = received_at_ms - limits.max_event_age_ms
+    latest = received_at_ms + limits.max_clock_skew_ms
+    allowed = program.allowed_types
+    sample_ms = program.collect.pointer_sample_ms
+    precision = program.collect.coordinate_precision
+    target_mode = text_policy.target_names
+    menu_mode = text_policy.menu_labels
+    policy_version = program.policy_version
+
+    seen: set[str] = set()
+    last_move: dict[str, int] = {}
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    for ev in events:
+        etype = ev.__struct_config__.tag
+        if etype not in allowed:
+            rejected["type_not_allowed"] += 1
+            continue
+        event_id = ev.event_id.lower()
+        if event_id in seen:
+            rejected["duplicate_event_id"] += 1
+            continue
+        seen.add(event_id)
+        ts = ev.ts
+        if ts < earliest or ts > latest:
+            rejected["ts_out_of_range"] += 1
+            continue
+        origin = ctx.origin(ev)
+        if origin is None:
+            rejected["denied_app"] += 1
+            continue
+        if origin.subject_pid in suppressed_subjects:
+            rejected["suppressed_subject"] += 1
+            continue
+        display = ev.display
+        pointer = etype in _POINTER_TYPES
+        if pointer:
+            if display is None:
+                rejected["missing_display"] += 1
+                continue
+            if etype == "pointer.move" and sample_ms:
+                previous = last_move.get(ev.session_id)
+                if previous is not None and 0 <= ts - previous < sample_ms:
+                    rejected["sampled_out"] += 1
+                    continue
+                last_move[ev.session_id] = ts
+
+        counts = origin.counts
+        x = y = x2 = y2 = dx = dy = None
+        button = clicks = target_role = target_name = modifiers = key = key_class = None
+        menu_path = text_len = letters = digits = spaces = symbols = None
+        clip_op = clip_mime = clip_len = reason = None
+        if pointer:
+            w, h = display.w, display.h
+            x = round(min(max(ev.x / w, 0.0), 1.0), precision)
+            y = round(min(max(ev.y / h, 0.0), 1.0), precision)
+            if etype == "pointer.click":
+                button, clicks = ev.button, ev.clicks
+            elif etype == "pointer.scroll":
+                dx, dy = ev.dx, ev.dy
+            elif etype == "pointer.drag":
+                x2 = round(min(max(ev.x2 / w, 0.0), 1.0), precision)
+                y2 = round(min(max(ev.y2 / h, 0.0), 1.0), precision)
+                button = ev.button
+        if etype in _TARGET_TYPES and ev.target is not None:
+            target = ev.target
+            target_role = _safe_token(target.role, _ROLE)
+            name = target.name if target.name is not None else target.automation_id
+            target_name, target_counts = ctx.text(target_mode, name)
+            counts = _merge(counts, target_counts)
+        if etype == "key.shortcut":
+            mods = frozenset(ev.modifiers)
+            modifiers = [m for m in _MODIFIER_ORDER if m in mods]
+            key, key_class = shortcut_key(mods, ev.key)
+        elif etype == "key.press":
+            key, key_class = classify_key(ev.key)
+        elif etype == "text.input":
+            text_len, letters, digits, spaces, symbols = text_classes(ev.text)
+        elif etype == "menu.select":
+            if menu_mode != "drop":
+                menu_path = []
+                for label in ev.menu_path:
+                    kept, label_counts = ctx.text(menu_mode, label)
+                    menu_path.append(kept)
+                    counts = _merge(counts, label_counts)
+        elif etype == "clipboard":
+            clip_op = ev.op
+            clip_mime = _safe_token(ev.mime.lower() if ev.mime else None, _MIME)
+            clip_len = (
+                ev.length
+                if ev.length is not None
+                else (len(ev.content) if ev.content is not None else None)
+            )
+            if ev.content is not None:
+                counts = _merge(counts, _CLIPBOARD_CONTENT)
+        elif etype in ("capture.pause", "capture.resume") and ev.reason is not None:
+            reason = ev.reason if ev.reason in _CAPTURE_REASONS else "other"
+
+        if counts:
+            tally.add(counts)
+        append(
+            (
+                event_id,
+                batch_id,
+                ev.seq,
+                ts,
+                received_at_ms,
+                etype,
+                origin.subject_pid,
+                origin.device_pid,
+                origin.session_pid,
+                origin.app_name,
+                origin.bundle_id,
+                origin.title,
+                origin.host,
+                display.w if display else None,
+                display.h if display else None,
+                display.scale if display else None,
+                x,
+                y,
+                x2,
+                y2,
+                button,
+                clicks,
+                dx,
+                dy,
+                target_role,
+                target_name,
+                modifiers,
+                key,
+                key_class,
+                menu_path,
+                text_len,
+                letters,
+                digits,
+                spaces,
+                symbols,
+                clip_op,
+                clip_mime,
+                clip_len,
+                reason,
+                _items(counts) if counts else None,
+                agent_version,
+                agent_os,
+                policy_version,
+                SCHEMA_VERSION,
+            )
+        )
+
+    table = rows_to_table(rows) if rows else None
+    return BatchOutcome(batch_id, table, len(rows), dict(rejected), tally.totals(extra))
+
+
+_TARGET_TYPES = frozenset({"pointer.click", "text.input", "menu.select"})
+
+
+def _items(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return list(counts.items())
+
+
+def rows_to_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    columns = zip(*rows, strict=True)
+    arrays = [pa.array(col, type=f.type) for col, f in zip(columns, INTERACTIONS, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=INTERACTIONS)

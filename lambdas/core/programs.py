@@ -1,0 +1,271 @@
+"""Program files (DESIGN 4.3): one TOML file per program, validated on load.
+
+A program file is policy as code: it is reviewed like code and drives both the infrastructure and
+the ingest policy. The loader refuses anything it does not understand (a misspelt key must not
+silently fall back to a default) and names the file and the field in every error. Everything a
+file leaves out takes the most restrictive value.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from .redact import DETECTORS
+from .schema import EVENT_TYPES
+
+PROGRAM_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+
+TextMode = Literal["drop", "hash", "redact"]
+UrlMode = Literal["drop", "host"]
+LawfulBasis = Literal[
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+]
+
+# Applications whose events are dropped whole in every program: password managers, messaging and
+# mail, HR and performance tools. Matched case-insensitively against app name and bundle id.
+DEFAULT_DENIED_APPS: tuple[str, ...] = (
+    # password managers
+    "*1password*",
+    "*bitwarden*",
+    "*lastpass*",
+    "*keepass*",
+    "*dashlane*",
+    "*keeper*",
+    "*keychain*",
+    "*nordpass*",
+    "*enpass*",
+    "*proton pass*",
+    "com.apple.passwords*",
+    "passwords",
+    "*agilebits*",
+    "*onepassword*",
+    # messaging and mail
+    "*slack*",
+    "*teams*",
+    "*signal*",
+    "*whatsapp*",
+    "*telegram*",
+    "*discord*",
+    "*messenger*",
+    "*imessage*",
+    "com.apple.mobilesms*",
+    "messages",
+    "*wechat*",
+    "*skype*",
+    "*zoom*",
+    "*outlook*",
+    "*thunderbird*",
+    "com.apple.mail*",
+    "mail",
+    "*gmail*",
+    "*mattermost*",
+    "*rocket.chat*",
+    "*element*",
+    # HR and performance
+    "*workday*",
+    "*bamboohr*",
+    "*lattice*",
+    "*cultureamp*",
+    "*culture amp*",
+    "*15five*",
+    "*successfactors*",
+    "*personio*",
+    "*hibob*",
+    "*betterworks*",
+    "*leapsome*",
+)
+
+
+class TextPolicy(Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """What happens to free text the agent sends. Default: nothing is kept."""
+
+    window_titles: TextMode = "drop"
+    target_names: TextMode = "drop"
+    menu_labels: TextMode = "drop"
+    urls: UrlMode = "drop"
+    detectors: Annotated[list[str], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: list(DETECTORS)
+    )
+
+
+class CollectPolicy(Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """What is collected at all. Default: nothing."""
+
+    event_types: list[str] = msgspec.field(default_factory=list)
+    pointer_sample_ms: Annotated[int, Meta(ge=0, le=60_000)] = 60_000
+    coordinate_precision: Annotated[int, Meta(ge=1, le=4)] = 1
+
+
+class AppPolicy(Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Extra denials on top of the defaults, and an optional allowlist."""
+
+    deny: list[Annotated[str, Meta(min_length=1, max_length=128)]] = msgspec.field(
+        default_factory=list
+    )
+    allow: list[Annotated[str, Meta(min_length=1, max_length=128)]] = msgspec.field(
+        default_factory=list
+    )
+
+
+class ProgramFile(Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    name: str
+    version: Annotated[int, Meta(ge=1)]
+    purpose: Annotated[str, Meta(min_length=10, max_length=2000)]
+    owner: Annotated[str, Meta(min_length=3, max_length=200)]
+    lawful_basis: LawfulBasis
+    dpia_ref: Annotated[str, Meta(min_length=1, max_length=100)]
+    notice_version: Annotated[str, Meta(min_length=1, max_length=50)]
+    retention_days: Annotated[int, Meta(ge=1, le=3650)]
+    collect: CollectPolicy = msgspec.field(default_factory=CollectPolicy)
+    text: TextPolicy = msgspec.field(default_factory=TextPolicy)
+    apps: AppPolicy = msgspec.field(default_factory=AppPolicy)
+
+
+class ProgramError(ValueError):
+    """A program file is invalid; the message names the file and the field."""
+
+
+class Program:
+    """A validated program with its policy compiled for the hot path."""
+
+    __slots__ = (
+        "_allow",
+        "_decisions",
+        "_deny",
+        "allowed_types",
+        "collect",
+        "digest",
+        "file",
+        "name",
+        "policy_version",
+        "text",
+    )
+
+    def __init__(self, file: ProgramFile, digest: str) -> None:
+        self.file = file
+        self.name = file.name
+        self.collect = file.collect
+        self.text = file.text
+        self.allowed_types = frozenset(file.collect.event_types)
+        self.digest = digest
+        self.policy_version = f"{file.name}@{file.version}"
+        self._deny = _glob_regex((*DEFAULT_DENIED_APPS, *file.apps.deny))
+        self._allow = _glob_regex(file.apps.allow) if file.apps.allow else None
+        # App identities (not personal data) repeat across every batch: decide each once.
+        self._decisions: dict[tuple[str | None, str | None], bool] = {}
+
+    def app_denied(self, name: str | None, bundle_id: str | None) -> bool:
+        """Fail closed: with an allowlist, an event that names no app is denied too."""
+        key = (name, bundle_id)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self._decide(name, bundle_id)
+            if len(self._decisions) < _MAX_DECISIONS:
+                self._decisions[key] = decision
+        return decision
+
+    def _decide(self, name: str | None, bundle_id: str | None) -> bool:
+        candidates = [c.casefold() for c in (name, bundle_id) if c]
+        if any(self._deny.fullmatch(c) for c in candidates):
+            return True
+        if self._allow is not None:
+            return not any(self._allow.fullmatch(c) for c in candidates)
+        return False
+
+    def public_policy(self) -> dict[str, object]:
+        """The effective collection policy an agent may show its user (GET .../policy)."""
+        return {
+            "program": self.name,
+            "policy_version": self.policy_version,
+            "purpose": self.file.purpose,
+            "owner": self.file.owner,
+            "lawful_basis": self.file.lawful_basis,
+            "notice_version": self.file.notice_version,
+            "retention_days": self.file.retention_days,
+            "collect": {
+                "event_types": sorted(self.allowed_types),
+                "pointer_sample_ms": self.collect.pointer_sample_ms,
+                "coordinate_precision": self.collect.coordinate_precision,
+            },
+            "text": {
+                "window_titles": self.text.window_titles,
+                "target_names": self.text.target_names,
+                "menu_labels": self.text.menu_labels,
+                "urls": self.text.urls,
+            },
+            "apps": {
+                "deny": [*DEFAULT_DENIED_APPS, *self.file.apps.deny],
+                "allow": list(self.file.apps.allow),
+            },
+        }
+
+
+_MAX_DECISIONS = 4096
+
+
+def _glob_regex(patterns: Iterable[str]) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(p.casefold()) for p in patterns) or "(?!)")
+
+
+def parse_program(data: bytes, source: str, expected_name: str | None = None) -> Program:
+    """Validate one program file's bytes; `source` names it in errors."""
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProgramError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        file = msgspec.convert(raw, ProgramFile)
+    except msgspec.ValidationError as exc:
+        raise ProgramError(f"{source}: {_field_error(exc)}") from None
+    problems = _semantic_problems(file, expected_name)
+    if problems:
+        raise ProgramError(f"{source}: " + "; ".join(problems))
+    return Program(file, hashlib.sha256(data).hexdigest())
+
+
+def _field_error(exc: msgspec.ValidationError) -> str:
+    message = str(exc)
+    match = re.search(r" - at `\$\.?(.*)`$", message)
+    if match:
+        return f"field '{match.group(1)}': {message[: match.start()]}"
+    return message
+
+
+def _semantic_problems(file: ProgramFile, expected_name: str | None) -> list[str]:
+    problems = []
+    if not PROGRAM_NAME.fullmatch(file.name):
+        problems.append("field 'name': must be 1-40 of [a-z0-9-], not starting or ending with '-'")
+    elif expected_name is not None and file.name != expected_name:
+        problems.append(f"field 'name': must equal the file name '{expected_name}'")
+    unknown_types = sorted(set(file.collect.event_types) - EVENT_TYPES)
+    if unknown_types:
+        problems.append(f"field 'collect.event_types': unknown event types {unknown_types}")
+    unknown_detectors = sorted(set(file.text.detectors) - set(DETECTORS))
+    if unknown_detectors:
+        problems.append(f"field 'text.detectors': unknown detectors {unknown_detectors}")
+    return problems
+
+
+def load_programs(directory: Path) -> dict[str, Program]:
+    """Load every `*.toml` in `directory`; the file stem must equal the program name."""
+    programs: dict[str, Program] = {}
+    for path in sorted(directory.glob("*.toml")):
+        program = parse_program(path.read_bytes(), str(path), expected_name=path.stem)
+        programs[program.name] = program
+    if not programs:
+        raise ProgramError(f"{directory}: no program files (*.toml)")
+    return programs

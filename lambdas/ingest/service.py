@@ -1,0 +1,244 @@
+"""The ingest use case: one HTTP batch in, at most one encrypted Parquet object out.
+
+Everything here is ordered so that nothing is written unless the whole batch is understood:
+program known, token scoped to it, media type and size acceptable, program collecting, key and
+secret available, events processed; then a single S3 PutObject (atomic) under the program's
+KMS key. Idempotency (Powertools, DynamoDB) wraps process-and-write, keyed by program and
+batch id and validated by the body's digest: a replay returns the first answer, a different
+body under the same id is a 409. The idempotency record holds only that answer (counts and the
+object key), never submitted content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lambdas.core.decode import check_media, decode_body
+from lambdas.core.errors import (
+    BatchConflict,
+    BatchInProgress,
+    Forbidden,
+    ProgramNotCollecting,
+    ServiceFault,
+    UnknownProgram,
+)
+from lambdas.core.lake import object_key, to_parquet
+from lambdas.core.pipeline import BatchOutcome, decode_envelope, process_batch
+from lambdas.core.programs import PROGRAM_NAME, Program, load_programs
+from lambdas.core.pseudonym import Pseudonymizer
+from lambdas.core.redact import Redactor
+from lambdas.core.settings import Settings
+from lambdas.core.state import ProgramStatus, read_status
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRequest:
+    """What the HTTP layer hands over; nothing here is trusted yet."""
+
+    program: str
+    authorized_program: str | None
+    content_type: str | None
+    content_encoding: str | None
+    body: str | bytes | None
+    base64_encoded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The answer to a stored batch, and what the metrics need."""
+
+    response: dict[str, Any]
+    bytes_in: int
+    bytes_out: int
+
+
+class IngestService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        s3: Any,
+        dynamodb: Any,
+        kms: Any,
+        secretsmanager: Any,
+        programs: Mapping[str, Program] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.programs = dict(programs or load_programs(settings.programs_dir))
+        self._s3, self._dynamodb, self._kms = s3, dynamodb, kms
+        self._secrets = SecretsProvider(boto3_client=secretsmanager)
+        self._key_arns: dict[str, str] = {}
+        self._redactors = {
+            name: Redactor(p.text.detectors, p.text.urls) for name, p in self.programs.items()
+        }
+        self.idempotency = IdempotencyConfig(
+            event_key_jmespath="key",
+            payload_validation_jmespath="digest",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=settings.idempotency_ttl_s,
+        )
+        persistence = DynamoDBPersistenceLayer(
+            table_name=settings.idempotency_table, boto3_client=dynamodb
+        )
+        self._store_once = idempotent_function(
+            data_keyword_argument="request",
+            persistence_store=persistence,
+            config=self.idempotency,
+        )(self._store)
+
+    # -- the two routes --
+
+    def program(self, name: str, authorized_program: str | None) -> Program:
+        """The declared program `name`, if the caller's token is scoped to it."""
+        program = self.programs.get(name) if PROGRAM_NAME.fullmatch(name) else None
+        if program is None:
+            raise UnknownProgram()
+        if authorized_program != name:
+            raise Forbidden()
+        return program
+
+    def policy(self, name: str, authorized_program: str | None) -> dict[str, Any]:
+        return self.program(name, authorized_program).public_policy()
+
+    def ingest(self, request: BatchRequest, *, now: datetime | None = None) -> Stored:
+        program = self.program(request.program, request.authorized_program)
+        limits = self.settings.limits
+        encoding = check_media(request.content_type, request.content_encoding)
+        body = decode_body(
+            request.body,
+            base64_encoded=request.base64_encoded,
+            encoding=encoding,
+            max_bytes=limits.max_body_bytes,
+        )
+        status = self._status(program.name)
+        if not status.collecting:
+            raise ProgramNotCollecting(status.state.value)
+        envelope = decode_envelope(body)
+        received_at = now or datetime.now(UTC)
+        key = f"{program.name}#{envelope.batch_id}"
+        work = _Work(program, status, envelope, body, received_at)
+        try:
+            response = self._store_once(
+                request={"key": key, "digest": hashlib.sha256(body).hexdigest()}, work=work
+            )
+        except IdempotencyValidationError:
+            raise BatchConflict() from None
+        except IdempotencyAlreadyInProgressError:
+            raise BatchInProgress() from None
+        return Stored(response, len(body), work.bytes_out)
+
+    # -- inside the idempotent section --
+
+    def _store(self, request: dict[str, str], work: _Work) -> dict[str, Any]:
+        program = work.program
+        pseudonyms = Pseudonymizer(self._secret(program.name))
+        key_arn = self._key_arn(program.name)
+        outcome = process_batch(
+            work.envelope,
+            program,
+            pseudonyms,
+            received_at_ms=int(work.received_at.timestamp() * 1000),
+            limits=self.settings.limits,
+            suppressed_subjects=work.status.suppressed_subjects,
+            redactor=self._redactors[program.name],
+        )
+        work.outcome = outcome
+        stored_key = None
+        if outcome.table is not None:
+            data = to_parquet(outcome.table)
+            stored_key = object_key(program.name, work.received_at, outcome.batch_id)
+            self._put(stored_key, data, key_arn, program, outcome)
+            work.bytes_out = len(data)
+        return {
+            "batch_id": outcome.batch_id,
+            "accepted": outcome.accepted,
+            "rejected": outcome.rejected,
+            "redactions": outcome.redactions,
+            "object": stored_key,
+        }
+
+    def _put(
+        self, key: str, data: bytes, key_arn: str, program: Program, outcome: BatchOutcome
+    ) -> None:
+        try:
+            self._s3.put_object(
+                Bucket=self.settings.lake_bucket,
+                Key=key,
+                Body=data,
+                ContentType="application/vnd.apache.parquet",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=key_arn,
+                BucketKeyEnabled=True,
+                ChecksumAlgorithm="SHA256",
+                Metadata={
+                    "policy-version": program.policy_version,
+                    "rows": str(outcome.accepted),
+                },
+            )
+        except (BotoCoreError, ClientError):
+            raise ServiceFault() from None
+
+    # -- AWS edges --
+
+    def _status(self, program: str) -> ProgramStatus:
+        try:
+            return read_status(self._dynamodb, self.settings.program_state_table, program)
+        except (BotoCoreError, ClientError):
+            raise ServiceFault() from None
+
+    def _secret(self, program: str) -> bytes:
+        """The program's pseudonymization secret; missing or weak is our fault: 5xx, no write."""
+        try:
+            value = self._secrets.get(
+                self.settings.secret_name(program), max_age=self.settings.secret_cache_s
+            )
+        except Exception:  # Powertools wraps every provider failure in its own error types
+            raise ServiceFault() from None
+        secret = value.encode() if isinstance(value, str) else bytes(value or b"")
+        try:
+            Pseudonymizer(secret)
+        except ValueError:
+            raise ServiceFault() from None
+        return secret
+
+    def _key_arn(self, program: str) -> str:
+        """The program's KMS key ARN, resolved from its alias once per container."""
+        arn = self._key_arns.get(program)
+        if arn is None:
+            try:
+                meta = self._kms.describe_key(KeyId=self.settings.key_alias(program))["KeyMetadata"]
+            except (BotoCoreError, ClientError):
+                raise ServiceFault() from None
+            if meta.get("KeyState") != "Enabled":
+                raise ServiceFault()
+            arn = self._key_arns[program] = meta["Arn"]
+        return arn
+
+
+@dataclass(slots=True)
+class _Work:
+    """The parsed batch handed into the idempotent section (not part of the idempotency key)."""
+
+    program: Program
+    status: ProgramStatus
+    envelope: Any
+    body: bytes
+    received_at: datetime
+    outcome: BatchOutcome | None = None
+    bytes_out: int = 0
