@@ -166,7 +166,10 @@ _PATTERNS: dict[str, str] = {
     # (?<!<): the placeholders <AWS_KEY> and <AWS_SECRET> are no context when output is redacted
     # again ("<AWS_KEY> sk=..." would otherwise swallow the placeholder)
     "aws_secret": r"(?i:(?<!<)aws.{0,20}?(?:secret|sk).{0,20}?[=:]\s*)[A-Za-z0-9/+=]{16,}",
-    "iban": r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}(?![a-z0-9])",
+    "iban": (
+        r"(?<![A-Za-z0-9])(?:[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}(?![a-z0-9])"
+        r"|[a-z]{2}\d{2}[a-z0-9]{11,30}(?![A-Za-z0-9]))"  # compact lower case: mod-97 decides
+    ),
     # a dot may end the sentence ("from 10.0.0.1."); only a dot-digit makes a longer sequence
     "ipv4": r"(?<!\d)(?<!\d\.)\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)",
     # the last group may be a dotted quad: IPv4-mapped (::ffff:10.0.0.1) and NAT64 forms
@@ -176,6 +179,8 @@ _PATTERNS: dict[str, str] = {
     ),
     # every digit group (cards, SSNs, phones, bare long numbers) is classified in Python
     "number": r"(?<![A-Za-z0-9])[+(]?\d(?:[ \-.()/]{0,2}\d)+(?![A-Za-z0-9])",
+    # a long digit run glued to letters ("tel4155552671", "card4111111111111111")
+    "glued_number": r"(?<=[A-Za-z_])\d{7,19}(?!\d)",
     "secret": (
         r"(?<![A-Za-z0-9+/=_-])(?:(?:gh[opusr]|github_pat)_[A-Za-z0-9_]{20,}"
         r"|xox[abposr]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35}"
@@ -189,6 +194,7 @@ _SERVES: dict[str, tuple[str, ...]] = {
     "ipv4": ("ip",),
     "ipv6": ("ip",),
     "number": ("card", "ssn", "phone"),
+    "glued_number": ("card", "ssn", "phone"),
 }
 
 # User names inside file paths, found in a pass of their own: a path is also a long token, and the
@@ -243,6 +249,7 @@ class Redactor:
             "ipv4": self._ip,
             "ipv6": self._ip,
             "number": self._number,
+            "glued_number": self._number,
             "secret": self._secret,
         }
 
@@ -257,8 +264,10 @@ class Redactor:
 
     # -- internals --
 
-    def _run(self, text: str, scan: _Scan) -> str:
+    def _run(self, text: str, scan: _Scan, exclude: str | None = None) -> str:
         candidates = _triggered(text) & self._alternatives
+        if exclude is not None:
+            candidates -= {exclude}
         if not candidates:
             return text
 
@@ -283,10 +292,10 @@ class Redactor:
         if _is_ip(host):
             scan.counts["ip"] += 1
             return PLACEHOLDER["ip"]
-        return host
+        return self._run(host, scan, exclude="url")  # a host can carry a number or a name too
 
     def _iban(self, matched: str, scan: _Scan) -> str:
-        compact = matched.replace(" ", "").replace("-", "")
+        compact = matched.replace(" ", "").replace("-", "").upper()
         for end in range(min(len(compact), 34), 14, -1):
             if iban_valid(compact[:end]):
                 # give back what followed the IBAN proper (greedy groups can overreach)
@@ -320,7 +329,13 @@ class Redactor:
         if "ssn" in enabled and n == 9 and ssn_valid(digits) and _ssn_shape(matched):
             scan.counts["ssn"] += 1
             return PLACEHOLDER["ssn"]
-        if n < 7 or _DATE_LIKE.fullmatch(matched) or _is_decimal(matched):
+        if n < 7 or _DATE_LIKE.fullmatch(matched):
+            return matched
+        if _is_decimal(matched):
+            # an amount or a measurement, unless its integer part is a card ("4111…1111.50")
+            if _embedded_card_or_ssn(matched, enabled & {"card"}) == "card":
+                scan.counts["card"] += 1
+                return PLACEHOLDER["card"]
             return matched
         # Any other run of 7+ digits is treated as a phone number: it identifies something, and
         # failing closed costs an analyst a ticket number at worst.
@@ -339,7 +354,8 @@ class Redactor:
         if looks_secret(matched) or _KNOWN_SECRET.match(matched):
             scan.counts["secret"] += 1
             return PLACEHOLDER["secret"]
-        return matched
+        # not random enough to be a secret, but it may still hide a card ("order4111…1111x")
+        return self._run(matched, scan, exclude="secret")
 
 
 _KNOWN_SECRET = re.compile(r"(?:gh[opusr]|github_pat)_|xox[abposr]-|sk-|AIza")
@@ -410,7 +426,7 @@ def _url_host(url: str) -> str | None:
 # unchanged): a title without digits never pays for the number, date and IP alternatives.
 _HAS_DIGIT = re.compile(r"\d").search
 _SEVEN_DIGITS = re.compile(r"\d(?:[ \-.()/]{0,2}\d){6,}").search  # fewer digits: never redacted
-_IBAN_START = re.compile(r"[A-Z]{2}\d{2}").search
+_IBAN_START = re.compile(r"[A-Za-z]{2}\d{2}").search
 _DOTTED_QUAD = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d").search
 _LONG_CHUNK = 20
 _AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA")
@@ -421,7 +437,7 @@ def _triggered(text: str) -> frozenset[str]:
     found: set[str] = set()
     if _HAS_DIGIT(text):
         if _SEVEN_DIGITS(text):
-            found.update(("keep_date", "keep_time", "number"))
+            found.update(("keep_date", "keep_time", "number", "glued_number"))
         if _DOTTED_QUAD(text):
             found.add("ipv4")
         if _IBAN_START(text):

@@ -132,7 +132,7 @@ class IngestService:
         envelope = decode_envelope(body)
         received_at = now or datetime.now(UTC)
         key = f"{program.name}#{envelope.batch_id}"
-        work = _Work(program, status, envelope, body, received_at)
+        work = _Work(program, status, envelope, received_at)
         try:
             response = self._store_once(
                 request={"key": key, "digest": hashlib.sha256(body).hexdigest()}, work=work
@@ -158,7 +158,6 @@ class IngestService:
             suppressed_subjects=work.status.suppressed_subjects,
             redactor=self._redactors[program.name],
         )
-        work.outcome = outcome
         stored_key = None
         if outcome.table is not None:
             data = to_parquet(outcome.table)
@@ -238,7 +237,5 @@ class _Work:
     program: Program
     status: ProgramStatus
     envelope: Any
-    body: bytes
     received_at: datetime
-    outcome: BatchOutcome | None = None
     bytes_out: int = 0

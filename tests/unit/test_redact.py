@@ -992,3 +992,38 @@ def test_redacting_twice_keeps_every_placeholder(text):
 
     for placeholder in PLACEHOLDER.values():
         assert twice.text.count(placeholder) >= once.text.count(placeholder)
+
+
+# --- regressions from review: secrets glued to other text -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "detector"),
+    [
+        ("card4111111111111111", "card<CARD>", "card"),
+        ("tel4155552671", "tel<PHONE>", "phone"),
+        ("orderid4111111111111111xyz", "orderid<CARD>xyz", "card"),  # a token, not a secret
+        ("paid 4111111111111111.50", "paid <CARD>", "card"),  # a card is no amount
+        ("iban de89370400440532013000", "iban <IBAN>", "iban"),  # lower case, no spaces
+    ],
+)
+def test_secret_glued_to_letters_or_decimals_is_caught(
+    text: str, expected: str, detector: str
+) -> None:
+    result = REDACTOR.redact(text)
+    assert result.text == expected
+    assert result.counts[detector] == 1
+
+
+def test_host_kept_in_host_mode_is_scanned_too() -> None:
+    result = Redactor(url_mode="host").redact("see https://4111111111111111.example.com/pay")
+    assert result.text == "see <CARD>.example.com"
+    assert result.counts == {"url": 1, "card": 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["price 1234567.89", "build42", "0b7e1a5e-3a1c-4d39-9d67-7a5b3e1e2f11", "de89 is not an iban"],
+)
+def test_glued_look_alikes_are_left_alone(text: str) -> None:
+    assert REDACTOR.redact(text).text == text
