@@ -147,7 +147,7 @@ class IngestService:
 
     def _store(self, request: dict[str, str], work: _Work) -> dict[str, Any]:
         program = work.program
-        pseudonyms = Pseudonymizer(self._secret(program.name))
+        pseudonyms = self._pseudonymizer(program.name)
         key_arn = self._key_arn(program.name)
         outcome = process_batch(
             work.envelope,
@@ -201,8 +201,8 @@ class IngestService:
         except (BotoCoreError, ClientError):
             raise ServiceFault() from None
 
-    def _secret(self, program: str) -> bytes:
-        """The program's pseudonymization secret; missing or weak is our fault: 5xx, no write."""
+    def _pseudonymizer(self, program: str) -> Pseudonymizer:
+        """Pseudonyms under the program's secret; missing or weak is our fault: 5xx, no write."""
         try:
             value = self._secrets.get(
                 self.settings.secret_name(program), max_age=self.settings.secret_cache_s
@@ -211,10 +211,9 @@ class IngestService:
             raise ServiceFault() from None
         secret = value.encode() if isinstance(value, str) else bytes(value or b"")
         try:
-            Pseudonymizer(secret)
+            return Pseudonymizer(secret)
         except ValueError:
             raise ServiceFault() from None
-        return secret
 
     def _key_arn(self, program: str) -> str:
         """The program's KMS key ARN, resolved from its alias once per container."""

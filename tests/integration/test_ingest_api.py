@@ -352,3 +352,11 @@ def test_logs_and_metrics_carry_no_content(lake: Lake, capsys: pytest.CaptureFix
         assert title not in out
     assert "jdoe" not in out
     assert "LAPTOP-42" not in out
+
+
+def test_weak_secret_is_500_with_nothing_written(lake: Lake) -> None:
+    lake.clients.secretsmanager.put_secret_value(
+        SecretId=lake.settings.secret_name("everything"), SecretString="too-short"
+    )
+    assert invoke(gzip_event("everything", batch(5)))[0] == 500
+    assert_nothing_written(lake)
