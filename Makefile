@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# checkov pins packaging<24 and an old boto3, which pytest and our runtime cannot use: the template
+# scanners live in a venv of their own, and the infra tests call them from there.
+SCAN       := .venv-scan
+SCAN_STAMP := $(SCAN)/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
@@ -16,6 +20,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(SCAN_STAMP):
+	$(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN)/bin/python -m pip install --quiet checkov==3.3.30 cfn-lint==1.58.0
+	touch $(SCAN_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/ilake demo
 
@@ -24,9 +34,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy lambdas ilake
+	$(BIN)/mypy lambdas ilake infra app.py
 
-unit: $(STAMP)
+unit: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -35,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SCAN) cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

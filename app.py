@@ -1,25 +1,25 @@
-"""CDK entry point for Interaction Lake.
+"""CDK entry point: builds the Interaction Lake stack from cdk.json's context and programs/.
 
-The stack (keys, lake bucket, Glue catalog, API, Lambdas, workflows, all driven by the files in
-programs/) is built by the infrastructure issue; until it lands this entry point says so rather
-than synthesizing a partial, insecure template. The runtime it will deploy is in lambdas/ and
-already reads its configuration from the environment variables listed in
-lambdas/core/settings.py.
+`python app.py` reads cdk.json's context itself, so it synthesizes the same template as the CDK
+CLI (which passes the same context).
 """
 
 from __future__ import annotations
 
-import sys
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
+
+from infra.config import AppConfig, load_context
+from infra.stack import InteractionLakeStack
 
 
-def main() -> int:
-    print(
-        "The CDK stack is not built yet (issue 3: infra). The ingest runtime is in lambdas/; "
-        "try `make demo`.",
-        file=sys.stderr,
-    )
-    return 2
+def build_app(outdir: str | None = None, context: dict[str, object] | None = None) -> cdk.App:
+    context = {**load_context(), **(context or {})}
+    app = cdk.App(outdir=outdir, context=context)
+    InteractionLakeStack(app, "InteractionLake", config=AppConfig.from_context(context))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), HIPAASecurityChecks(app))
+    return app
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    build_app().synth()

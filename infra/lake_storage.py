@@ -1,0 +1,141 @@
+"""The lake bucket and its access-log bucket (DESIGN 4.5).
+
+Secure by default: versioned, SSE-KMS with bucket keys, public access blocked, TLS only, object
+ownership enforced, server access logs, incomplete uploads aborted. Per program, a lifecycle rule
+deletes current versions after the program's retention and noncurrent versions a day after they
+become noncurrent ("retention that really deletes"), and a bucket policy refuses objects under
+the program's prefix that are not SSE-KMS under that program's own key.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from lambdas.core.lake import program_prefix
+from lambdas.core.programs import Program
+
+from .nag import acknowledge, skip_checkov
+from .program_keys import ProgramKey
+
+NO_REPLICATION = (
+    "Replication would put a second copy of personal data in another region that retention, "
+    "erasure and purge would then have to chase; durability comes from S3 itself, versioning "
+    "and per-program keys (crypto-shredding covers every copy)."
+)
+
+
+class LakeStorage(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        programs: dict[str, Program],
+        keys: dict[str, ProgramKey],
+        removal: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            # S3 server access logging delivers only to SSE-S3 buckets
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(365),
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=removal,
+        )
+        acknowledge(
+            self.access_logs,
+            "S3 server access logging delivers only to buckets with SSE-S3 default encryption.",
+            "HIPAA.Security-S3DefaultEncryptionKMS",
+        )
+        acknowledge(
+            self.access_logs,
+            NO_REPLICATION,
+            "HIPAA.Security-S3BucketReplicationEnabled",
+        )
+        skip_checkov(
+            self.access_logs,
+            "CKV_AWS_18",
+            "This is the access-log bucket; logging its own access would log forever.",
+        )
+        self.default_key = kms.Key(
+            self,
+            "LakeDefaultKey",
+            description="Interaction Lake bucket default; every object names its program's key",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Lake",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.default_key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="lake/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+                *(
+                    s3.LifecycleRule(
+                        id=f"retention-{name}",
+                        prefix=program_prefix(name),
+                        expiration=Duration.days(program.file.retention_days),
+                        noncurrent_version_expiration=Duration.days(1),
+                    )
+                    for name, program in programs.items()
+                ),
+            ],
+            removal_policy=removal,
+        )
+        acknowledge(self.bucket, NO_REPLICATION, "HIPAA.Security-S3BucketReplicationEnabled")
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyUnencryptedObjects",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects("*")],
+                conditions={"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+            )
+        )
+        for name, key in keys.items():
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"DenyOtherKeys{_sid(name)}",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[self.bucket.arn_for_objects(f"{program_prefix(name)}*")],
+                    conditions={
+                        "StringNotEquals": {
+                            "s3:x-amz-server-side-encryption-aws-kms-key-id": key.key.key_arn
+                        }
+                    },
+                )
+            )
+
+
+def _sid(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))

@@ -1,0 +1,89 @@
+"""Per program: its own KMS key (rotated, aliased) and pseudonymization secret (DESIGN 2.3).
+
+Destroying a program's key and secret (crypto-shredding) makes every copy of its data unreadable,
+including old object versions and backups; the governance role may disable the key or schedule
+its deletion, nobody else can.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
+
+from .nag import acknowledge
+
+
+class ProgramKey(Construct):
+    """One program's key and secret."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, program: str, removal: RemovalPolicy
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.program = program
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"{KEY_ALIAS_PREFIX.removeprefix('alias/')}{program}",
+            description=f"Interaction Lake program {program}: lake objects and its secret",
+            enable_key_rotation=True,
+            rotation_period=Duration.days(365),
+            pending_window=Duration.days(30),
+            removal_policy=removal,
+        )
+        self.secret = secretsmanager.Secret(
+            self,
+            "Pseudonymization",
+            secret_name=f"{SECRET_NAME_PREFIX}{program}/pseudonymization",
+            description=f"HMAC key for {program}'s pseudonyms; analysts never read it",
+            encryption_key=self.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=removal,
+        )
+        acknowledge(
+            self.secret,
+            "Rotating a pseudonymization key would change every pseudonym and break the joins the "
+            "program exists for; the secret lives exactly as long as the program and is deleted "
+            "(with its KMS key scheduled for deletion) by the purge workflow.",
+            "AwsSolutions-SMG4",
+            "HIPAA.Security-SecretsManagerRotationEnabled",
+        )
+
+    def grant_lake_write(self, grantee: iam.IGrantable, bucket_arn: str, region: str) -> None:
+        """Data keys through S3, for this bucket only (S3 sets the bucket ARN as the encryption
+        context when bucket keys are on)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{bucket_arn}*"},
+                },
+            )
+        )
+
+    def grant_lake_read(self, grantee: iam.IGrantable, bucket_arn: str, region: str) -> None:
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{bucket_arn}*"},
+                },
+            )
+        )
+
+    def grant_governance(self, grantee: iam.IGrantable) -> None:
+        """Pause with lock (disable), resume (enable), purge (schedule deletion)."""
+        self.key.grant(
+            grantee, "kms:DisableKey", "kms:EnableKey", "kms:ScheduleKeyDeletion", "kms:DescribeKey"
+        )

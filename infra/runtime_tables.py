@@ -1,0 +1,72 @@
+"""Runtime state in DynamoDB: program state, agent tokens (hashed), idempotency, audit trail.
+
+Every table: a customer-managed key, point-in-time recovery, on-demand billing. The audit table
+is append-only by convention and by IAM (writers get PutItem with attribute_not_exists only).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from .nag import acknowledge
+
+
+class RuntimeTables(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalPolicy) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "TablesKey",
+            description="Interaction Lake runtime tables (state, agents, idempotency, audit)",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        self.program_state = self._table("ProgramState", "program", removal=removal)
+        self.agents = self._table("Agents", "token_hash", removal=removal)
+        # Powertools Idempotency's default attribute names: id, expiration
+        self.idempotency = self._table(
+            "Idempotency", "id", ttl="expiration", removal=RemovalPolicy.DESTROY
+        )
+        self.audit = self._table("Audit", "program", sort_key="at", removal=removal)
+
+    def _table(
+        self,
+        construct_id: str,
+        partition_key: str,
+        *,
+        sort_key: str | None = None,
+        ttl: str | None = None,
+        removal: RemovalPolicy,
+    ) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            construct_id,
+            partition_key=dynamodb.Attribute(
+                name=partition_key, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=(
+                dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING)
+                if sort_key
+                else None
+            ),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=ttl,
+            deletion_protection=removal is RemovalPolicy.RETAIN,
+            removal_policy=removal,
+        )
+        acknowledge(
+            table,
+            "Point-in-time recovery (35 days, continuous) is on for every table; a separate AWS "
+            "Backup copy of token hashes and program state would be one more store that purge "
+            "and erasure must reach.",
+            "HIPAA.Security-DynamoDBInBackupPlan",
+        )
+        return table

@@ -1,0 +1,41 @@
+"""The Interaction Lake stack: composes one Construct per logical unit, nothing else.
+
+Units still to come, each in its own module, composed here: the ingest API and Lambdas (with the
+Docker-free dependency layer), observability, the governance workflows and compaction.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy, Stack
+from constructs import Construct
+
+from .catalog import LakeCatalog
+from .config import AppConfig
+from .lake_storage import LakeStorage
+from .program_keys import ProgramKey
+from .runtime_tables import RuntimeTables
+
+
+class InteractionLakeStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: object
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        removal = RemovalPolicy.DESTROY if config.destroy_data else RemovalPolicy.RETAIN
+        self.keys = {
+            name: ProgramKey(self, f"Program-{name}", program=name, removal=removal)
+            for name in config.programs
+        }
+        self.storage = LakeStorage(
+            self, "Storage", programs=config.programs, keys=self.keys, removal=removal
+        )
+        self.tables = RuntimeTables(self, "Tables", removal=removal)
+        self.catalog = LakeCatalog(
+            self,
+            "Catalog",
+            lake=self.storage.bucket,
+            programs=sorted(config.programs),
+            access_logs=self.storage.access_logs,
+            bytes_cutoff=config.athena_bytes_cutoff,
+            removal=removal,
+        )

@@ -1,0 +1,230 @@
+"""Security properties of the synthesized template (moto cannot deploy it, so we read it)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from lambdas.core.lake import INTERACTIONS, PARTITION_KEYS, glue_columns
+from lambdas.core.programs import load_programs
+from lambdas.core.settings import BUNDLED_PROGRAMS
+
+from .conftest import Synth
+
+pytestmark = pytest.mark.infra
+PROGRAMS = load_programs(BUNDLED_PROGRAMS)
+
+
+def ref_id(value: Any) -> str:
+    """The logical id behind {"Ref": id} or {"Fn::GetAtt": [id, attr]}."""
+    if "Ref" in value:
+        return str(value["Ref"])
+    return str(value["Fn::GetAtt"][0])
+
+
+def program_keys(synth: Synth) -> dict[str, str]:
+    """Program name -> logical id of its KMS key, from the aliases."""
+    return {
+        alias["Properties"]["AliasName"].removeprefix("alias/ilake/"): ref_id(
+            alias["Properties"]["TargetKeyId"]
+        )
+        for alias in synth.resources("AWS::KMS::Alias").values()
+        if alias["Properties"]["AliasName"].startswith("alias/ilake/")
+    }
+
+
+def lake_bucket(synth: Synth) -> tuple[str, dict[str, Any]]:
+    [(logical_id, bucket)] = [
+        (k, b) for k, b in synth.resources("AWS::S3::Bucket").items() if "StorageLake" in k
+    ]
+    return logical_id, bucket["Properties"]
+
+
+def test_validation_report_has_no_unacknowledged_findings(synth: Synth) -> None:
+    report = json.loads((synth.outdir / "validation-report.json").read_text())
+    plugins = {p["pluginName"]: p for p in report["pluginReports"]}
+    assert set(plugins) == {"AwsSolutions", "HIPAA.Security"}
+    for plugin in plugins.values():
+        assert plugin["conclusion"] == "success", plugin.get("violations")
+
+
+def test_every_acknowledgement_says_why(synth: Synth) -> None:
+    report = json.loads((synth.outdir / "validation-report.json").read_text())
+    suppressed = [v for p in report["pluginReports"] for v in p["suppressedViolations"]]
+    assert suppressed  # the acknowledgements are recorded, not silently dropped
+    for violation in suppressed:
+        assert len(violation["reason"]) >= 40, violation["ruleName"]
+
+
+def _walk(node: Any) -> Any:
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def test_one_rotated_key_and_one_encrypted_secret_per_program(synth: Synth) -> None:
+    keys = program_keys(synth)
+    assert set(keys) == set(PROGRAMS)
+    all_keys = synth.resources("AWS::KMS::Key")
+    for logical_id in keys.values():
+        assert all_keys[logical_id]["Properties"]["EnableKeyRotation"] is True
+        assert all_keys[logical_id]["DeletionPolicy"] == "Retain"
+    secrets = {
+        s["Properties"]["Name"]: s["Properties"]
+        for s in synth.resources("AWS::SecretsManager::Secret").values()
+    }
+    for program, key_id in keys.items():
+        secret = secrets[f"ilake/{program}/pseudonymization"]
+        assert ref_id(secret["KmsKeyId"]) == key_id
+        assert secret["GenerateSecretString"]["PasswordLength"] >= 32
+
+
+def test_lake_bucket_is_secure_by_default(synth: Synth) -> None:
+    logical_id, bucket = lake_bucket(synth)
+    assert synth.template["Resources"][logical_id]["DeletionPolicy"] == "Retain"
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is True
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert "DestinationBucketName" in bucket["LoggingConfiguration"]
+
+
+def test_retention_really_deletes_per_program(synth: Synth) -> None:
+    _, bucket = lake_bucket(synth)
+    rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": 1
+    }
+    for name, program in PROGRAMS.items():
+        rule = rules[f"retention-{name}"]
+        assert rule["Prefix"] == f"interactions/program={name}/"
+        assert rule["ExpirationInDays"] == program.file.retention_days
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+        assert rule["Status"] == "Enabled"
+
+
+def test_bucket_policy_requires_tls_kms_and_the_programs_own_key(synth: Synth) -> None:
+    lake_id, _ = lake_bucket(synth)
+    [policy] = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synth.resources("AWS::S3::BucketPolicy").values()
+        if ref_id(p["Properties"]["Bucket"]) == lake_id
+    ]
+    denies = [s for s in policy if s["Effect"] == "Deny"]
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
+    assert any(
+        s["Condition"] == {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
+        for s in denies
+    )
+    keys = program_keys(synth)
+    for name, key_id in keys.items():
+        [statement] = [
+            s
+            for s in denies
+            if s.get("Sid", "").startswith("DenyOtherKeys")
+            and f"interactions/program={name}/*" in json.dumps(s["Resource"])
+        ]
+        key_arn = statement["Condition"]["StringNotEquals"][
+            "s3:x-amz-server-side-encryption-aws-kms-key-id"
+        ]
+        assert ref_id(key_arn) == key_id
+
+
+def test_tables_have_pitr_and_a_customer_managed_key(synth: Synth) -> None:
+    tables = synth.resources("AWS::DynamoDB::Table")
+    assert len(tables) == 4
+    for table in tables.values():
+        props = table["Properties"]
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert props["SSESpecification"]["SSEEnabled"] is True
+        assert props["SSESpecification"]["SSEType"] == "KMS"
+        assert "KMSMasterKeyId" in props["SSESpecification"]
+    ttl = [t["Properties"].get("TimeToLiveSpecification") for t in tables.values()]
+    assert {"AttributeName": "expiration", "Enabled": True} in ttl
+
+
+def test_glue_table_columns_are_the_parquet_schema(synth: Synth) -> None:
+    [table] = synth.resources("AWS::Glue::Table").values()
+    table_input = table["Properties"]["TableInput"]
+    columns = table_input["StorageDescriptor"]["Columns"]
+    assert [c["Name"] for c in columns] == INTERACTIONS.names
+    assert columns == glue_columns()
+    assert [(k["Name"], k["Type"]) for k in table_input["PartitionKeys"]] == list(PARTITION_KEYS)
+    params = table_input["Parameters"]
+    assert params["projection.enabled"] == "true"
+    assert params["projection.program.values"].split(",") == sorted(PROGRAMS)
+    assert params["projection.dt.type"] == "date"
+    assert params["projection.hour.type"] == "integer"
+    assert "program=${program}/dt=${dt}/hour=${hour}/" in json.dumps(
+        params["storage.location.template"]
+    )
+
+
+def test_athena_workgroup_is_enforced_encrypted_and_capped(synth: Synth) -> None:
+    [workgroup] = synth.resources("AWS::Athena::WorkGroup").values()
+    config = workgroup["Properties"]["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["BytesScannedCutoffPerQuery"] == 10 * 1024**3
+    encryption = config["ResultConfiguration"]["EncryptionConfiguration"]
+    assert encryption["EncryptionOption"] == "SSE_KMS"
+    queries = synth.resources("AWS::Athena::NamedQuery")
+    assert len(queries) == 4
+    for query in queries.values():
+        assert "FROM interactions" in query["Properties"]["QueryString"]
+
+
+@pytest.mark.parametrize("service", ["s3", "kms", "dynamodb", "secretsmanager"])
+def test_no_iam_statement_grants_all_actions_on_a_data_service(synth: Synth, service: str) -> None:
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"):
+        for resource in synth.resources(kind).values():
+            for statement in _walk(resource["Properties"]):
+                if not (isinstance(statement, dict) and "Action" in statement):
+                    continue
+                if statement.get("Effect") != "Allow":
+                    continue
+                actions = statement["Action"]
+                actions = [actions] if isinstance(actions, str) else actions
+                assert "*" not in actions
+                assert f"{service}:*" not in actions
+
+
+def test_data_is_destroyed_only_with_the_explicit_flag(
+    synth: Synth, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from .conftest import synthesize
+
+    data_kinds = (
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+        "AWS::DynamoDB::Table",
+        "AWS::SecretsManager::Secret",
+    )
+    retained = {
+        k
+        for kind in data_kinds
+        for k, r in synth.resources(kind).items()
+        if r.get("DeletionPolicy") == "Retain"
+    }
+    # everything holding data or keys is retained, except the transient idempotency records
+    assert {k for kind in data_kinds for k in synth.resources(kind)} - retained == {
+        k for k in synth.resources("AWS::DynamoDB::Table") if "Idempotency" in k
+    }
+    destroyable = synthesize(
+        tmp_path_factory.mktemp("cdk.out.destroy"), {"ilake:destroyData": True}
+    )
+    for kind in data_kinds:
+        for logical_id, resource in destroyable.resources(kind).items():
+            assert resource.get("DeletionPolicy") == "Delete", logical_id
