@@ -1,7 +1,7 @@
 """The Interaction Lake stack: composes one Construct per logical unit, nothing else.
 
-Units still to come, each in its own module, composed here: the ingest API and Lambdas (with the
-Docker-free dependency layer), observability, the governance workflows and compaction.
+Units still to come, each in its own module, composed here: observability, the governance
+workflows and compaction.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from constructs import Construct
 
 from .catalog import LakeCatalog
 from .config import AppConfig
+from .ingest_api import IngestApi
 from .lake_storage import LakeStorage
 from .program_keys import ProgramKey
 from .runtime_tables import RuntimeTables
@@ -37,5 +38,14 @@ class InteractionLakeStack(Stack):
             programs=sorted(config.programs),
             access_logs=self.storage.access_logs,
             bytes_cutoff=config.athena_bytes_cutoff,
+            removal=removal,
+        )
+        self.api = IngestApi(
+            self,
+            "Ingest",
+            config=config,
+            lake=self.storage.bucket,
+            keys=self.keys,
+            tables=self.tables,
             removal=removal,
         )

@@ -34,3 +34,12 @@ def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Synth:
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The app exactly as `cdk synth` builds it from cdk.json (RETAIN, no WAF)."""
     return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def opted_in(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The second (and last) synth: every opt-in flag on (destroy data, WAF)."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out.opted-in"),
+        {"ilake:destroyData": True, "ilake:waf": True},
+    )

@@ -201,11 +201,7 @@ def test_no_iam_statement_grants_all_actions_on_a_data_service(synth: Synth, ser
                 assert f"{service}:*" not in actions
 
 
-def test_data_is_destroyed_only_with_the_explicit_flag(
-    synth: Synth, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    from .conftest import synthesize
-
+def test_data_is_destroyed_only_with_the_explicit_flag(synth: Synth, opted_in: Synth) -> None:
     data_kinds = (
         "AWS::S3::Bucket",
         "AWS::KMS::Key",
@@ -222,9 +218,98 @@ def test_data_is_destroyed_only_with_the_explicit_flag(
     assert {k for kind in data_kinds for k in synth.resources(kind)} - retained == {
         k for k in synth.resources("AWS::DynamoDB::Table") if "Idempotency" in k
     }
-    destroyable = synthesize(
-        tmp_path_factory.mktemp("cdk.out.destroy"), {"ilake:destroyData": True}
-    )
     for kind in data_kinds:
-        for logical_id, resource in destroyable.resources(kind).items():
+        for logical_id, resource in opted_in.resources(kind).items():
             assert resource.get("DeletionPolicy") == "Delete", logical_id
+
+
+def test_functions_run_the_newest_python_on_arm_with_encrypted_env_and_logs(synth: Synth) -> None:
+    functions = synth.resources("AWS::Lambda::Function")
+    assert len(functions) == 2
+    log_groups = synth.resources("AWS::Logs::LogGroup")
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.14"
+        assert props["Architectures"] == ["arm64"]
+        assert "KmsKeyArn" in props
+        assert len(props["Layers"]) == 1
+        log_group = log_groups[ref_id(props["LoggingConfig"]["LogGroup"])]["Properties"]
+        assert log_group["RetentionInDays"] == 90
+        assert "KmsKeyId" in log_group
+    for log_group in log_groups.values():
+        assert "KmsKeyId" in log_group["Properties"]
+
+
+def asset_dir(synth: Synth, code: dict[str, Any]) -> Any:
+    """The staged asset directory behind a Code/Content property ({S3Key: '<hash>.zip'})."""
+    return synth.outdir / f"asset.{code['S3Key'].removesuffix('.zip')}"
+
+
+def test_function_and_layer_fit_lambdas_unzipped_limit(synth: Synth) -> None:
+    from infra.runtime_layer import unzipped_size
+
+    [ingest] = [
+        f for k, f in synth.resources("AWS::Lambda::Function").items() if "Authorizer" not in k
+    ]
+    [layer] = synth.resources("AWS::Lambda::LayerVersion").values()
+    code_dir = asset_dir(synth, ingest["Properties"]["Code"])
+    layer_dir = asset_dir(synth, layer["Properties"]["Content"])
+    assert (layer_dir / "python" / "pyarrow").is_dir()
+    assert (layer_dir / "python" / "msgspec").is_dir()
+    assert not (layer_dir / "python" / "boto3").exists()  # the runtime provides the SDK
+    assert (code_dir / "lambdas" / "ingest" / "handler.py").is_file()
+    assert (code_dir / "programs" / "menu-navigation.toml").is_file()
+    assert not (code_dir / "tests").exists()
+    assert not (code_dir / ".venv").exists()
+    total = unzipped_size(code_dir) + unzipped_size(layer_dir)
+    assert total < 250 * 1024**2, total
+
+
+def test_api_is_authorized_validated_throttled_logged_and_traced(synth: Synth) -> None:
+    [authorizer] = synth.resources("AWS::ApiGateway::Authorizer").values()
+    assert authorizer["Properties"]["Type"] == "REQUEST"
+    assert authorizer["Properties"]["IdentitySource"] == "method.request.header.Authorization"
+    assert authorizer["Properties"]["AuthorizerResultTtlInSeconds"] == 300
+    methods = synth.resources("AWS::ApiGateway::Method")
+    routed = [
+        m["Properties"] for m in methods.values() if m["Properties"]["HttpMethod"] != "OPTIONS"
+    ]
+    assert {m["HttpMethod"] for m in routed} == {"POST", "GET"}
+    for method in routed:
+        assert method["AuthorizationType"] == "CUSTOM"
+        assert "RequestValidatorId" in method
+        assert method["RequestParameters"]["method.request.header.Authorization"] is True
+    [stage] = synth.resources("AWS::ApiGateway::Stage").values()
+    props = stage["Properties"]
+    assert props["TracingEnabled"] is True
+    assert "DestinationArn" in props["AccessLogSetting"]
+    for setting in props["MethodSettings"]:
+        assert setting.get("DataTraceEnabled", False) is False  # bodies never logged
+        assert setting["ThrottlingRateLimit"] == 200
+        assert setting["ThrottlingBurstLimit"] == 400
+    [api] = synth.resources("AWS::ApiGateway::RestApi").values()
+    assert "application/json" in api["Properties"]["BinaryMediaTypes"]
+
+
+def test_ingest_may_only_put_objects_under_program_prefixes(synth: Synth) -> None:
+    s3_actions = set()
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if "IngestIngestRole" not in json.dumps(policy["Properties"]["Roles"]):
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                if action.startswith("s3:"):
+                    s3_actions.add(action)
+                    assert all(
+                        "/interactions/program=" in json.dumps(r) for r in statement["Resource"]
+                    )
+    assert s3_actions == {"s3:PutObject"}
+
+
+def test_waf_is_opt_in_with_a_rate_based_rule(synth: Synth, opted_in: Synth) -> None:
+    assert synth.resources("AWS::WAFv2::WebACL") == {}
+    [acl] = opted_in.resources("AWS::WAFv2::WebACL").values()
+    [rule] = acl["Properties"]["Rules"]
+    assert rule["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    assert opted_in.resources("AWS::WAFv2::WebACLAssociation")

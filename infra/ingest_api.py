@@ -1,0 +1,407 @@
+"""The ingest API: API Gateway REST, the REQUEST authorizer and the ingest Lambda (DESIGN 4.1).
+
+TLS 1.2, throttling per stage and method, request parameter validation, JSON access logs to an
+encrypted log group, X-Ray, and request bodies delivered as binary (base64) so gzip batches
+reach the handler intact. Execution logging never includes request or response data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from lambdas.core.lake import program_prefix
+
+from .config import AppConfig
+from .nag import acknowledge, skip_checkov
+from .program_keys import ProgramKey
+from .runtime_layer import RuntimeLayer
+from .runtime_tables import RuntimeTables
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNTIME = lambda_.Runtime.PYTHON_3_14  # the newest Python; cdk-nag's L1 rule wants the latest
+ARCHITECTURE = lambda_.Architecture.ARM_64
+# The function asset: the runtime package and the program files, nothing else of the repo.
+CODE_EXCLUDES = [
+    "*",
+    ".*",
+    "!lambdas",
+    "!lambdas/**",
+    "!programs",
+    "!programs/**",
+    "**/__pycache__",
+]
+
+
+NO_VPC = (
+    "The functions call only AWS APIs (S3, DynamoDB, KMS, Secrets Manager) over TLS with IAM; "
+    "a VPC would add NAT or endpoints without narrowing what they can reach."
+)
+NO_DLQ = (
+    "Invoked synchronously by API Gateway only: failures return to the agent, which retries "
+    "from its spool; there are no asynchronous events to dead-letter."
+)
+NO_RESERVATION = (
+    "Concurrency is bounded by API Gateway throttling; a reservation is set with context "
+    "ilake:ingestConcurrency where the account needs it."
+)
+NO_CACHE = (
+    "Ingest must never be served from a cache: every batch is a write and every policy read "
+    "must see the current program. Caching is off on purpose, so there is nothing to encrypt."
+)
+
+
+class IngestApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AppConfig,
+        lake: s3.IBucket,
+        keys: dict[str, ProgramKey],
+        tables: RuntimeTables,
+        removal: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        region = Stack.of(self).region
+        self.logs_key = kms.Key(
+            self,
+            "LogsKey",
+            description="Interaction Lake API and Lambda log groups",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        self.logs_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{region}.amazonaws.com"))
+        self.layer = RuntimeLayer(self, "Dependencies", runtime=RUNTIME, architecture=ARCHITECTURE)
+        code = lambda_.Code.from_asset(str(ROOT), exclude=CODE_EXCLUDES)
+        environment = {
+            "LAKE_BUCKET": lake.bucket_name,
+            "PROGRAM_STATE_TABLE": tables.program_state.table_name,
+            "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
+            "AGENTS_TABLE": tables.agents.table_name,
+            "PROGRAMS_DIR": "/var/task/programs",
+            "MAX_BODY_BYTES": str(5 * 1024 * 1024),
+            "MAX_EVENTS": "10000",
+            "POWERTOOLS_METRICS_NAMESPACE": "InteractionLake",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        self.ingest = self._function(
+            "Ingest",
+            code,
+            handler="lambdas.ingest.handler.handler",
+            environment=environment,
+            memory=1769,  # one full vCPU: the core is CPU-bound
+            timeout=Duration.seconds(29),
+            concurrency=config.ingest_concurrency,
+            retention_days=config.log_retention_days,
+            removal=removal,
+        )
+        self.authorizer_fn = self._function(
+            "Authorizer",
+            code,
+            handler="lambdas.authorizer.handler.handler",
+            environment={"AGENTS_TABLE": tables.agents.table_name},
+            memory=256,
+            timeout=Duration.seconds(5),
+            concurrency=None,
+            retention_days=config.log_retention_days,
+            removal=removal,
+        )
+        self._grant(lake, keys, tables, region)
+
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            encryption_key=self.logs_key,
+            retention=_retention(config.log_retention_days),
+            removal_policy=removal,
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name="interaction-lake",
+            description="Interaction Lake: agents post interaction batches",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            binary_media_types=["application/json", "application/gzip", "application/octet-stream"],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=removal,
+            deploy_options=apigw.StageOptions(
+                stage_name="v1",
+                throttling_rate_limit=config.throttle_rate,
+                throttling_burst_limit=config.throttle_burst,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # never log request or response bodies
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                method_options={
+                    "/v1/programs/{program}/batches/POST": apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=config.throttle_rate,
+                        throttling_burst_limit=config.throttle_burst,
+                    )
+                },
+            ),
+            disable_execute_api_endpoint=False,
+        )
+        authorizer = apigw.RequestAuthorizer(
+            self,
+            "TokenAuthorizer",
+            handler=self.authorizer_fn,
+            identity_sources=[apigw.IdentitySource.header("Authorization")],
+            results_cache_ttl=Duration.seconds(config.authorizer_cache_s),
+        )
+        # Parameters (path, Authorization, Content-Type) are checked by API Gateway; bodies are
+        # gzip or JSON and validated by the handler, so no body model is attached.
+        validator = self.api.add_request_validator(
+            "Parameters", validate_request_parameters=True, validate_request_body=True
+        )
+        program = (
+            self.api.root.add_resource("v1").add_resource("programs").add_resource("{program}")
+        )
+        integration = apigw.LambdaIntegration(self.ingest, proxy=True)
+        required = {
+            "method.request.path.program": True,
+            "method.request.header.Authorization": True,
+        }
+        program.add_resource("batches").add_method(
+            "POST",
+            integration,
+            authorizer=authorizer,
+            authorization_type=apigw.AuthorizationType.CUSTOM,
+            request_validator=validator,
+            request_parameters={**required, "method.request.header.Content-Type": True},
+        )
+        program.add_resource("policy").add_method(
+            "GET",
+            integration,
+            authorizer=authorizer,
+            authorization_type=apigw.AuthorizationType.CUSTOM,
+            request_validator=validator,
+            request_parameters=required,
+        )
+        if config.waf:
+            self._waf()
+        cloudwatch_role = self.api.node.try_find_child("CloudWatchRole")
+        if cloudwatch_role is not None:
+            acknowledge(
+                cloudwatch_role,
+                "API Gateway's account-level logging role uses the AWS managed "
+                "AmazonAPIGatewayPushToCloudWatchLogs policy, the documented way to let the "
+                "service write execution and access logs.",
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                "HIPAA.Security-IAMNoInlinePolicy",
+            )
+        acknowledge(
+            self.api,
+            "Agents authenticate with per-agent bearer tokens checked by a Lambda REQUEST "
+            "authorizer (hashed, program-scoped, revocable); there are no end-user identities "
+            "for a Cognito pool.",
+            "AwsSolutions-COG4",
+        )
+        acknowledge(self.api, NO_CACHE, "HIPAA.Security-APIGWCacheEnabledAndEncrypted")
+        skip_checkov(self.api.deployment_stage, "CKV_AWS_120", NO_CACHE)
+        acknowledge(
+            self.api,
+            "Agents are public endpoints without client certificates; the backend is Lambda "
+            "(proxy), which API Gateway reaches over AWS's network, not an HTTP backend.",
+            "HIPAA.Security-APIGWSSLEnabled",
+        )
+        if not config.waf:
+            acknowledge(
+                self.api,
+                "WAF is opt-in (context ilake:waf=true): stage and method throttling plus the "
+                "authorizer bound abuse by default; the rate-based WebACL costs per month.",
+                "AwsSolutions-APIG3",
+            )
+
+    def _function(
+        self,
+        construct_id: str,
+        code: lambda_.Code,
+        *,
+        handler: str,
+        environment: dict[str, str],
+        memory: int,
+        timeout: Duration,
+        concurrency: int | None,
+        retention_days: int,
+        removal: RemovalPolicy,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            encryption_key=self.logs_key,
+            retention=_retention(retention_days),
+            removal_policy=removal,
+        )
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Interaction Lake {construct_id.lower()} Lambda",
+        )
+        function = lambda_.Function(
+            self,
+            construct_id,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=code,
+            handler=handler,
+            layers=[self.layer.layer],
+            memory_size=memory,
+            timeout=timeout,
+            environment={"POWERTOOLS_SERVICE_NAME": construct_id.lower(), **environment},
+            environment_encryption=self.logs_key,
+            reserved_concurrent_executions=concurrency,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            role=role,
+        )
+        log_group.grant_write(role)
+        acknowledge(function, NO_VPC, "HIPAA.Security-LambdaInsideVPC")
+        skip_checkov(function, "CKV_AWS_117", NO_VPC)
+        acknowledge(function, NO_DLQ, "HIPAA.Security-LambdaDLQ")
+        skip_checkov(function, "CKV_AWS_116", NO_DLQ)
+        if concurrency is None:
+            acknowledge(function, NO_RESERVATION, "HIPAA.Security-LambdaConcurrency")
+            skip_checkov(function, "CKV_AWS_115", NO_RESERVATION)
+        return function
+
+    def _grant(
+        self, lake: s3.IBucket, keys: dict[str, ProgramKey], tables: RuntimeTables, region: str
+    ) -> None:
+        ingest = self.ingest.role
+        assert ingest is not None
+        ingest.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[lake.arn_for_objects(f"{program_prefix(name)}*") for name in keys],
+            )
+        )
+        for key in keys.values():
+            key.grant_lake_write(ingest, lake.bucket_arn, region)
+            key.secret.grant_read(ingest)
+            key.key.grant(ingest, "kms:DescribeKey")
+        tables.program_state.grant(ingest, "dynamodb:GetItem")
+        tables.idempotency.grant(
+            ingest,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        )
+        tables.key.grant(
+            ingest, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"
+        )
+        authorizer = self.authorizer_fn.role
+        assert authorizer is not None
+        tables.agents.grant(authorizer, "dynamodb:GetItem")
+        tables.key.grant_decrypt(authorizer)
+        stack = Stack.of(self)
+        lake_id = stack.resolve(stack.get_logical_id(lake.node.default_child))  # type: ignore[arg-type]
+        acknowledge(
+            ingest,
+            "PutObject on each program's own prefix (interactions/program=<p>/*) only: object "
+            "names are batch ids known at request time, and the bucket policy pins each prefix "
+            "to its program's KMS key.",
+            *(
+                f"AwsSolutions-IAM5[Resource::<{lake_id}.Arn>/{program_prefix(name)}*]"
+                for name in keys
+            ),
+        )
+        for role in (ingest, authorizer):
+            acknowledge(
+                role,
+                "CDK attaches each role's least-privilege grants as one policy of its own "
+                "(AWS::IAM::Policy), generated from the grants above and reviewed with the "
+                "template; nothing else shares it.",
+                "HIPAA.Security-IAMNoInlinePolicy",
+            )
+
+    def _waf(self) -> None:
+        """A rate-based rule per client IP. WAF logging stays off: its records carry the full
+        request headers, bearer tokens included."""
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name="interaction-lake",
+                sampled_requests_enabled=False,  # sampled requests would hold submitted content
+            ),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="rate-per-ip",
+                    priority=0,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            aggregate_key_type="IP", limit=2000
+                        )
+                    ),
+                    visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                        cloud_watch_metrics_enabled=True,
+                        metric_name="rate-per-ip",
+                        sampled_requests_enabled=False,
+                    ),
+                )
+            ],
+        )
+        acknowledge(
+            acl,
+            "WAF log records carry full request headers, the agents' bearer tokens included; "
+            "the API's own access logs record each request without them.",
+            "HIPAA.Security-WAFv2LoggingEnabled",
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.api.deployment_stage.stage_arn,
+            web_acl_arn=acl.attr_arn,
+        )
+
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    731: logs.RetentionDays.TWO_YEARS,
+}
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    """The shortest CloudWatch retention that keeps logs at least `days` days."""
+    return next(
+        (value for limit, value in sorted(_RETENTION.items()) if limit >= days),
+        logs.RetentionDays.TWO_YEARS,
+    )
