@@ -12,9 +12,18 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 from infra.config import AppConfig, load_context
 from infra.stack import InteractionLakeStack
 
+# What the CDK CLI adds to the context of every `cdk synth`; set here too so that a plain
+# `python app.py` produces the very same template (metadata and API deployment ids included).
+CLI_CONTEXT = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+}
+
 
 def build_app(outdir: str | None = None, context: dict[str, object] | None = None) -> cdk.App:
-    context = {**load_context(), **(context or {})}
+    context = {**CLI_CONTEXT, **load_context(), **(context or {})}
     app = cdk.App(outdir=outdir, context=context)
     InteractionLakeStack(app, "InteractionLake", config=AppConfig.from_context(context))
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), HIPAASecurityChecks(app))

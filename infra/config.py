@@ -37,6 +37,8 @@ class AppConfig:
     log_retention_days: int = 90
     athena_bytes_cutoff: int = 10 * 1024**3
     alarm_email: str | None = None
+    domain_name: str | None = None  # with certificate_arn: a custom domain, TLS 1.2 minimum
+    certificate_arn: str | None = None
 
     @classmethod
     def from_context(cls, context: dict[str, Any]) -> AppConfig:
@@ -53,4 +55,6 @@ class AppConfig:
             log_retention_days=int(context.get("ilake:logRetentionDays", 90)),
             athena_bytes_cutoff=int(context.get("ilake:athenaBytesCutoff", 10 * 1024**3)),
             alarm_email=context.get("ilake:alarmEmail") or None,
+            domain_name=context.get("ilake:domainName") or None,
+            certificate_arn=context.get("ilake:certificateArn") or None,
         )

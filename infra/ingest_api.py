@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -202,6 +203,16 @@ class IngestApi(Construct):
         )
         if config.waf:
             self._waf()
+        if config.domain_name and config.certificate_arn:
+            self.domain = self.api.add_domain_name(
+                "Domain",
+                domain_name=config.domain_name,
+                certificate=acm.Certificate.from_certificate_arn(
+                    self, "Certificate", config.certificate_arn
+                ),
+                security_policy=apigw.SecurityPolicy.TLS_1_2,
+                endpoint_type=apigw.EndpointType.REGIONAL,
+            )
         cloudwatch_role = self.api.node.try_find_child("CloudWatchRole")
         if cloudwatch_role is not None:
             acknowledge(

@@ -1,7 +1,7 @@
 """The Interaction Lake stack: composes one Construct per logical unit, nothing else.
 
-Units still to come, each in its own module, composed here: observability, the governance
-workflows and compaction.
+Units still to come, each in its own module, composed here: the governance workflows (running
+as `access.governance`) and compaction.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from __future__ import annotations
 from aws_cdk import RemovalPolicy, Stack
 from constructs import Construct
 
+from .access import LakeAccess
 from .catalog import LakeCatalog
 from .config import AppConfig
 from .ingest_api import IngestApi
 from .lake_storage import LakeStorage
+from .observability import Observability
 from .program_keys import ProgramKey
 from .runtime_tables import RuntimeTables
 
@@ -47,5 +49,24 @@ class InteractionLakeStack(Stack):
             lake=self.storage.bucket,
             keys=self.keys,
             tables=self.tables,
+            removal=removal,
+        )
+        self.access = LakeAccess(
+            self,
+            "Access",
+            lake=self.storage.bucket,
+            results=self.catalog.results,
+            results_key=self.catalog.results_key,
+            workgroup="interaction-lake",
+            database="interaction_lake",
+            keys=self.keys,
+        )
+        self.observability = Observability(
+            self,
+            "Observability",
+            api=self.api.api,
+            functions={"Ingest": self.api.ingest, "Authorizer": self.api.authorizer_fn},
+            programs=sorted(config.programs),
+            alarm_email=config.alarm_email,
             removal=removal,
         )

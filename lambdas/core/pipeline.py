@@ -42,6 +42,7 @@ class BatchOutcome:
     accepted: int
     rejected: dict[str, int]
     redactions: dict[str, int]
+    redacted_events: int = 0  # stored events that needed at least one redaction
 
 
 # --- envelope --------------------------------------------------------------------------------
@@ -394,12 +395,14 @@ class _Tally:
     """Redaction totals for the batch. Per-event count dicts are shared (memoized) objects, so
     they are tallied by identity and multiplied out once at the end."""
 
-    __slots__ = ("_seen",)
+    __slots__ = ("_seen", "events")
 
     def __init__(self) -> None:
         self._seen: dict[int, list[Any]] = {}
+        self.events = 0
 
     def add(self, counts: dict[str, int]) -> None:
+        self.events += 1
         entry = self._seen.get(id(counts))
         if entry is None:
             self._seen[id(counts)] = [counts, 1]
@@ -590,7 +593,9 @@ def process_batch(
         )
 
     table = rows_to_table(rows) if rows else None
-    return BatchOutcome(batch_id, table, len(rows), dict(rejected), tally.totals(extra))
+    return BatchOutcome(
+        batch_id, table, len(rows), dict(rejected), tally.totals(extra), tally.events
+    )
 
 
 _TARGET_TYPES = frozenset({"pointer.click", "text.input", "menu.select"})

@@ -63,6 +63,7 @@ def post_batch(program: str) -> Response[str]:
     metrics.add_metric("Batches", MetricUnit.Count, 1)
     metrics.add_metric("EventsAccepted", MetricUnit.Count, answer["accepted"])
     metrics.add_metric("EventsRejected", MetricUnit.Count, sum(answer["rejected"].values()))
+    metrics.add_metric("EventsRedacted", MetricUnit.Count, stored.events_redacted)
     for reason, n in answer["rejected"].items():
         metrics.add_metric(f"Rejected.{reason}", MetricUnit.Count, n)
     for detector, n in answer["redactions"].items():

@@ -66,6 +66,7 @@ class Stored:
     response: dict[str, Any]
     bytes_in: int
     bytes_out: int
+    events_redacted: int  # 0 for a replay: its events were counted the first time
 
 
 class IngestService:
@@ -141,7 +142,7 @@ class IngestService:
             raise BatchConflict() from None
         except IdempotencyAlreadyInProgressError:
             raise BatchInProgress() from None
-        return Stored(response, len(body), work.bytes_out)
+        return Stored(response, len(body), work.bytes_out, work.events_redacted)
 
     # -- inside the idempotent section --
 
@@ -158,6 +159,7 @@ class IngestService:
             suppressed_subjects=work.status.suppressed_subjects,
             redactor=self._redactors[program.name],
         )
+        work.events_redacted = outcome.redacted_events
         stored_key = None
         if outcome.table is not None:
             data = to_parquet(outcome.table)
@@ -238,3 +240,4 @@ class _Work:
     envelope: Any
     received_at: datetime
     bytes_out: int = 0
+    events_redacted: int = 0

@@ -38,8 +38,15 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="session")
 def opted_in(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """The second (and last) synth: every opt-in flag on (destroy data, WAF)."""
+    """The second synth: every opt-in flag on (destroy data, WAF, custom domain)."""
     return synthesize(
         tmp_path_factory.mktemp("cdk.out.opted-in"),
-        {"ilake:destroyData": True, "ilake:waf": True},
+        {
+            "ilake:destroyData": True,
+            "ilake:waf": True,
+            "ilake:domainName": "ingest.example.com",
+            "ilake:certificateArn": (
+                "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-4000-8000-000000000000"
+            ),
+        },
     )

@@ -313,3 +313,85 @@ def test_waf_is_opt_in_with_a_rate_based_rule(synth: Synth, opted_in: Synth) -> 
     [rule] = acl["Properties"]["Rules"]
     assert rule["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
     assert opted_in.resources("AWS::WAFv2::WebACLAssociation")
+
+
+def test_alarms_notify_an_encrypted_topic(synth: Synth) -> None:
+    [(topic_id, topic)] = synth.resources("AWS::SNS::Topic").items()
+    assert "KmsMasterKeyId" in topic["Properties"]
+    [policy] = [
+        p
+        for p in synth.resources("AWS::SNS::TopicPolicy").values()
+        if topic_id in json.dumps(p["Properties"]["Topics"])
+    ]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
+    alarms = synth.resources("AWS::CloudWatch::Alarm")
+    names = set(alarms)
+    for program in PROGRAMS:
+        suffix = "".join(part.capitalize() for part in program.split("-"))
+        assert any(f"RejectedRatio{suffix}" in n for n in names)
+        assert any(f"RedactionSpike{suffix}" in n for n in names)
+    for expected in (
+        "Api5xx",
+        "ApiRefusedSpike",
+        "IngestErrors",
+        "IngestDuration",
+        "AuthorizerErrors",
+        "IngestThrottles",
+    ):
+        assert any(expected in n for n in names), expected
+    for alarm in alarms.values():
+        assert [ref_id(a) for a in alarm["Properties"]["AlarmActions"]] == [topic_id]
+    assert len(synth.resources("AWS::CloudWatch::Dashboard")) == 1
+
+
+def _statements(synth: Synth, role_fragment: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if role_fragment in json.dumps(policy["Properties"]["Roles"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements:
+        actions = statement["Action"]
+        found.update([actions] if isinstance(actions, str) else actions)
+    return found
+
+
+def test_analysts_query_but_never_read_secrets_or_write_the_lake(synth: Synth) -> None:
+    actions = _actions(_statements(synth, "AccessAnalyst"))
+    assert "athena:StartQueryExecution" in actions
+    assert "s3:GetObject" in actions
+    assert not {a for a in actions if a.startswith("secretsmanager:")}
+    assert not {a for a in actions if a.startswith("dynamodb:")}
+    lake_writes = [
+        s
+        for s in _statements(synth, "AccessAnalyst")
+        if "s3:PutObject" in _actions([s]) and "StorageLake" in json.dumps(s["Resource"])
+    ]
+    assert lake_writes == []
+
+
+def test_governance_role_may_disable_and_schedule_deletion_of_program_keys(synth: Synth) -> None:
+    statements = _statements(synth, "AccessGovernance")
+    assert {"kms:DisableKey", "kms:EnableKey", "kms:ScheduleKeyDeletion"} <= _actions(statements)
+    keys = set(program_keys(synth).values())
+    granted = {
+        ref_id(r)
+        for s in statements
+        for r in ([s["Resource"]] if isinstance(s["Resource"], dict) else s["Resource"])
+    }
+    assert keys <= granted
+
+
+def test_custom_domain_is_opt_in_and_requires_tls_1_2(synth: Synth, opted_in: Synth) -> None:
+    assert synth.resources("AWS::ApiGateway::DomainName") == {}
+    [domain] = opted_in.resources("AWS::ApiGateway::DomainName").values()
+    assert domain["Properties"]["SecurityPolicy"] == "TLS_1_2"
+    assert domain["Properties"]["DomainName"] == "ingest.example.com"

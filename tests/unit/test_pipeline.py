@@ -870,3 +870,19 @@ def test_simulated_batch_leaves_no_planted_data(program_name: str) -> None:
     assert outcome.accepted + sum(outcome.rejected.values()) == 1500
     assert_absent(outcome.table, *PLANTED)
     assert "slack" not in " ".join(strings_in(outcome.table)).lower()
+
+
+def test_redacted_events_counts_stored_events_that_needed_redaction(permissive) -> None:
+    from .conftest import make_event, run
+
+    outcome = run(
+        [
+            make_event(window={"title": "Inbox - jane@example.com"}),
+            make_event(window={"title": "Inbox - jane@example.com"}),
+            make_event(window={"title": "Budget"}),
+        ],
+        permissive,
+    )
+    assert outcome.accepted == 3
+    assert outcome.redacted_events == 2
+    assert outcome.redactions == {"email": 2}
