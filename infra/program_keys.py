@@ -59,31 +59,53 @@ class ProgramKey(Construct):
     def grant_lake_write(self, grantee: iam.IGrantable, bucket_arn: str, region: str) -> None:
         """Data keys through S3, for this bucket only (S3 sets the bucket ARN as the encryption
         context when bucket keys are on)."""
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self.key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
-                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{bucket_arn}*"},
-                },
-            )
+        self._allow(
+            grantee,
+            "LakeWrite",
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            self._via_s3(bucket_arn, region),
         )
 
     def grant_lake_read(self, grantee: iam.IGrantable, bucket_arn: str, region: str) -> None:
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt"],
-                resources=[self.key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
-                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{bucket_arn}*"},
-                },
-            )
-        )
+        """Decrypt lake objects, through S3 only (never raw KMS calls on the data keys)."""
+        self._allow(grantee, "LakeRead", ["kms:Decrypt"], self._via_s3(bucket_arn, region))
 
     def grant_governance(self, grantee: iam.IGrantable) -> None:
         """Pause with lock (disable), resume (enable), purge (schedule deletion)."""
-        self.key.grant(
-            grantee, "kms:DisableKey", "kms:EnableKey", "kms:ScheduleKeyDeletion", "kms:DescribeKey"
+        self._allow(
+            grantee,
+            "Governance",
+            ["kms:DisableKey", "kms:EnableKey", "kms:ScheduleKeyDeletion", "kms:DescribeKey"],
+        )
+
+    @staticmethod
+    def _via_s3(bucket_arn: str, region: str) -> dict[str, dict[str, str]]:
+        return {
+            "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{bucket_arn}*"},
+        }
+
+    def _allow(
+        self,
+        grantee: iam.IGrantable,
+        sid: str,
+        actions: list[str],
+        conditions: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        """The same least-privilege statement in the key policy and the principal's policy:
+        the key policy names who may do what, not just "the account"."""
+        principal = grantee.grant_principal
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                actions=actions,
+                principals=[principal],
+                resources=["*"],
+                conditions=conditions,
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=actions, resources=[self.key.key_arn], conditions=conditions
+            )
         )

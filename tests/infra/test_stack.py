@@ -395,3 +395,20 @@ def test_custom_domain_is_opt_in_and_requires_tls_1_2(synth: Synth, opted_in: Sy
     [domain] = opted_in.resources("AWS::ApiGateway::DomainName").values()
     assert domain["Properties"]["SecurityPolicy"] == "TLS_1_2"
     assert domain["Properties"]["DomainName"] == "ingest.example.com"
+
+
+def test_key_policies_name_who_may_do_what(synth: Synth) -> None:
+    keys = synth.resources("AWS::KMS::Key")
+    for program, key_id in program_keys(synth).items():
+        statements = {s.get("Sid"): s for s in keys[key_id]["Properties"]["KeyPolicy"]["Statement"]}
+        write = statements["LakeWrite"]
+        assert "IngestIngestRole" in json.dumps(write["Principal"])
+        assert set(write["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
+        assert "kms:ViaService" in write["Condition"]["StringEquals"]
+        assert "kms:EncryptionContext:aws:s3:arn" in write["Condition"]["StringLike"]
+        read = statements["LakeRead"]
+        assert "AccessAnalyst" in json.dumps(read["Principal"])
+        assert read["Action"] == "kms:Decrypt"
+        governance = statements["Governance"]
+        assert "AccessGovernance" in json.dumps(governance["Principal"])
+        assert {"kms:DisableKey", "kms:ScheduleKeyDeletion"} <= set(governance["Action"]), program
