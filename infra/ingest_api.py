@@ -84,6 +84,7 @@ class IngestApi(Construct):
         )
         self.logs_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{region}.amazonaws.com"))
         self.layer = RuntimeLayer(self, "Dependencies", runtime=RUNTIME, architecture=ARCHITECTURE)
+        self.log_groups: dict[str, logs.LogGroup] = {}
         code = lambda_.Code.from_asset(str(ROOT), exclude=CODE_EXCLUDES)
         environment = {
             "LAKE_BUCKET": lake.bucket_name,
@@ -267,6 +268,7 @@ class IngestApi(Construct):
             retention=_retention(retention_days),
             removal_policy=removal,
         )
+        self.log_groups[construct_id] = log_group
         role = iam.Role(
             self,
             f"{construct_id}Role",

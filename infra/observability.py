@@ -16,6 +16,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -42,6 +43,7 @@ class Observability(Construct):
         *,
         api: apigw.RestApi,
         functions: dict[str, lambda_.IFunction],
+        authorizer_logs: logs.ILogGroup,
         programs: list[str],
         alarm_email: str | None,
         removal: RemovalPolicy,
@@ -94,6 +96,21 @@ class Observability(Construct):
             api.metric_client_error(period=PERIOD, statistic="Sum"),
             500,
             "Many 4xx answers (bad or revoked tokens, refused batches, throttling) in 5 min.",
+        )
+        denials = logs.MetricFilter(
+            self,
+            "AuthorizerDenials",
+            log_group=authorizer_logs,
+            metric_namespace=NAMESPACE,
+            metric_name="AuthorizerDenials",
+            filter_pattern=logs.FilterPattern.string_value("$.message", "=", "denied"),
+            metric_value="1",
+        )
+        alarm(
+            "AuthorizerDenialSpike",
+            denials.metric(period=PERIOD, statistic="Sum"),
+            100,
+            "The authorizer refused 100+ tokens in 5 min: leaked, revoked or guessed tokens.",
         )
         for name, function in functions.items():
             alarm(

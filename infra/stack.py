@@ -66,6 +66,7 @@ class InteractionLakeStack(Stack):
             "Observability",
             api=self.api.api,
             functions={"Ingest": self.api.ingest, "Authorizer": self.api.authorizer_fn},
+            authorizer_logs=self.api.log_groups["Authorizer"],
             programs=sorted(config.programs),
             alarm_email=config.alarm_email,
             removal=removal,

@@ -340,6 +340,7 @@ def test_alarms_notify_an_encrypted_topic(synth: Synth) -> None:
         "IngestDuration",
         "AuthorizerErrors",
         "IngestThrottles",
+        "AuthorizerDenialSpike",
     ):
         assert any(expected in n for n in names), expected
     for alarm in alarms.values():
