@@ -11,12 +11,12 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambdas.core.lake import PARTITION_KEYS, glue_columns
 
+from .defaults import encrypted_bucket, rotated_key
 from .nag import acknowledge
 
 TABLE = "interactions"
@@ -112,26 +112,18 @@ class LakeCatalog(Construct):
         )
         self.table.node.add_dependency(self.database)
 
-        self.results_key = kms.Key(
+        self.results_key = rotated_key(
             self,
             "ResultsKey",
             description="Interaction Lake Athena query results",
-            enable_key_rotation=True,
-            removal_policy=removal,
+            removal=removal,
         )
-        self.results = s3.Bucket(
+        self.results = encrypted_bucket(
             self,
             "Results",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.results_key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="athena-results/",
+            key=self.results_key,
+            access_logs=access_logs,
+            access_logs_prefix="athena-results/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     expiration=Duration.days(30),
@@ -139,7 +131,7 @@ class LakeCatalog(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=removal,
+            removal=removal,
         )
         acknowledge(
             self.results,

@@ -13,7 +13,6 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -23,6 +22,7 @@ from constructs import Construct
 from lambdas.core.lake import program_prefix
 
 from .config import AppConfig
+from .defaults import rotated_key
 from .nag import acknowledge, skip_checkov
 from .program_keys import ProgramKey
 from .runtime_layer import RuntimeLayer
@@ -75,12 +75,11 @@ class IngestApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
-        self.logs_key = kms.Key(
+        self.logs_key = rotated_key(
             self,
             "LogsKey",
             description="Interaction Lake API and Lambda log groups",
-            enable_key_rotation=True,
-            removal_policy=removal,
+            removal=removal,
         )
         self.logs_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{region}.amazonaws.com"))
         self.layer = RuntimeLayer(self, "Dependencies", runtime=RUNTIME, architecture=ARCHITECTURE)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambdas.core.lake import program_prefix
 from lambdas.core.programs import Program
 
+from .defaults import encrypted_bucket, rotated_key
 from .nag import acknowledge, skip_checkov
 from .program_keys import ProgramKey
 
@@ -72,26 +72,18 @@ class LakeStorage(Construct):
             "CKV_AWS_18",
             "This is the access-log bucket; logging its own access would log forever.",
         )
-        self.default_key = kms.Key(
+        self.default_key = rotated_key(
             self,
             "LakeDefaultKey",
             description="Interaction Lake bucket default; every object names its program's key",
-            enable_key_rotation=True,
-            removal_policy=removal,
+            removal=removal,
         )
-        self.bucket = s3.Bucket(
+        self.bucket = encrypted_bucket(
             self,
             "Lake",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.default_key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="lake/",
+            key=self.default_key,
+            access_logs=self.access_logs,
+            access_logs_prefix="lake/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads",
@@ -107,7 +99,7 @@ class LakeStorage(Construct):
                     for name, program in programs.items()
                 ),
             ],
-            removal_policy=removal,
+            removal=removal,
         )
         acknowledge(self.bucket, NO_REPLICATION, "HIPAA.Security-S3BucketReplicationEnabled")
         self.bucket.add_to_resource_policy(

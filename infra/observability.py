@@ -14,12 +14,13 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from .defaults import rotated_key
 
 NAMESPACE = "InteractionLake"
 PERIOD = Duration.minutes(5)
@@ -49,12 +50,11 @@ class Observability(Construct):
         removal: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        key = kms.Key(
+        key = rotated_key(
             self,
             "AlarmsKey",
             description="Interaction Lake alarm notifications",
-            enable_key_rotation=True,
-            removal_policy=removal,
+            removal=removal,
         )
         key.grant(
             iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey"

@@ -8,21 +8,20 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from .defaults import rotated_key
 from .nag import acknowledge
 
 
 class RuntimeTables(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
-        self.key = kms.Key(
+        self.key = rotated_key(
             self,
             "TablesKey",
             description="Interaction Lake runtime tables (state, agents, idempotency, audit)",
-            enable_key_rotation=True,
-            removal_policy=removal,
+            removal=removal,
         )
         self.program_state = self._table("ProgramState", "program", removal=removal)
         self.agents = self._table("Agents", "token_hash", removal=removal)
