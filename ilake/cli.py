@@ -42,6 +42,39 @@ def cmd_programs_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_local_up(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from .local import LocalModeError, LocalStack
+
+    stack = LocalStack(
+        programs_dir=_programs_dir(args.programs),
+        state_dir=Path(args.state_dir),
+        host=args.host,
+        port=args.port,
+        allow_non_loopback=args.allow_non_loopback,
+    )
+    try:
+        state = stack.start()
+    except LocalModeError as exc:
+        print(f"ilake local up: {exc}", file=sys.stderr)
+        return 2
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    print(f"API        {state.api_url}")
+    print(f"AWS (moto) {state.aws_endpoint_url}  region {state.region}  bucket {state.bucket}")
+    for name, program in state.programs.items():
+        print(f"program    {name}: token {program['token']}  key {program['key_id']}")
+    print(f"state      {Path(args.state_dir) / 'local.json'}  (Ctrl-C stops everything)")
+    try:
+        stopped.wait()
+    finally:
+        stack.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ilake", description=__doc__)
     parser.add_argument("--programs", help="directory of program files (default: programs/)")
@@ -59,6 +92,23 @@ def main(argv: list[str] | None = None) -> int:
     policy = programs_sub.add_parser("policy", help="print a program's effective policy")
     policy.add_argument("program")
     policy.set_defaults(func=cmd_programs_policy)
+
+    local = sub.add_parser("local", help="local mode: moto server and the HTTP API on loopback")
+    local_sub = local.add_subparsers(dest="local_command", required=True)
+    up = local_sub.add_parser(
+        "up",
+        help="start local mode until Ctrl-C",
+        description="Example: ilake local up --port 8080 --state-dir .ilake",
+    )
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8080)
+    up.add_argument("--state-dir", default=".ilake")
+    up.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="listen on a non-loopback address (exposes agent tokens' API)",
+    )
+    up.set_defaults(func=cmd_local_up)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

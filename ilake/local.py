@@ -1,0 +1,289 @@
+"""Local mode (DESIGN 4.7): moto in server mode plus the HTTP API, on loopback, in one process.
+
+The HTTP front does what API Gateway does in the cloud: it turns each request into the REQUEST
+authorizer's event, evaluates the returned policy against the method ARN, and hands the proxy
+event (with the authorizer's context) to the real ingest handler. The handlers reach moto through
+`AWS_ENDPOINT_URL`, so they run unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import socket
+import threading
+import urllib.request
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from .apigw import authorizer_context, authorizer_event, method_arn, policy_allows, proxy_event
+
+REGION = "eu-west-1"
+LOOPBACK = ("127.0.0.1", "localhost")  # IPv4 loopback: ThreadingHTTPServer binds AF_INET
+MAX_REQUEST_BYTES = 8 * 1024 * 1024  # API Gateway's own payload limit is 10 MB
+RESOURCE_NAMES = {
+    "LAKE_BUCKET": "ilake-local-lake",
+    "PROGRAM_STATE_TABLE": "ilake-local-program-state",
+    "IDEMPOTENCY_TABLE": "ilake-local-idempotency",
+    "AGENTS_TABLE": "ilake-local-agents",
+}
+
+
+class LocalModeError(Exception):
+    """A problem the operator must fix (busy port, state dir in use); the message says which."""
+
+
+@dataclass(frozen=True)
+class LocalState:
+    api_url: str
+    aws_endpoint_url: str
+    region: str
+    bucket: str
+    programs: dict[str, dict[str, str]]  # program -> {"token": ..., "key_id": ...}
+
+    def write(self, state_dir: Path) -> Path:
+        path = state_dir / "local.json"
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        path.chmod(0o600)  # it holds agent tokens
+        return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _moto_api(endpoint: str, action: str, payload: dict[str, Any] | None = None) -> None:
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only, built here
+        f"{endpoint}/moto-api/{action}",
+        data=json.dumps(payload or {}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback server
+        pass
+
+
+class _Context:
+    function_name = "ilake-local"
+    memory_limit_in_mb = 1769
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:ilake-local"
+    aws_request_id = "local"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 29_000
+
+
+def handle(
+    method: str, path: str, headers: dict[str, str], body: bytes | None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request through authorizer and ingest handler, as API Gateway runs them."""
+    from lambdas.authorizer.handler import Unauthorized
+    from lambdas.authorizer.handler import handler as authorize
+    from lambdas.ingest.handler import handler as ingest
+
+    json_headers = {"Content-Type": "application/json"}
+    route = path.split("?", 1)[0]
+    parts = route.strip("/").split("/")
+    if not (
+        len(parts) == 4 and parts[:2] == ["v1", "programs"] and parts[3] in ("batches", "policy")
+    ):
+        return 404, json_headers, b'{"message":"Missing Authentication Token"}'
+    try:
+        policy = authorize(authorizer_event(method, route, headers, region=REGION), _Context())  # type: ignore[arg-type]
+    except Unauthorized:
+        return 401, json_headers, b'{"message":"Unauthorized"}'
+    if not policy_allows(policy, method_arn(method, route, region=REGION)):
+        return 403, json_headers, b'{"message":"User is not authorized to access this resource"}'
+    # API Gateway delivers application/json bodies as binary (base64), see infra/ingest_api.py
+    encoded = base64.b64encode(body).decode() if body else None
+    event = proxy_event(
+        method,
+        route,
+        headers,
+        encoded,
+        base64_encoded=bool(body),
+        authorizer=authorizer_context(policy),
+    )
+    response = ingest(event, _Context())
+    out_headers = dict(response.get("headers") or {})
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        out_headers[name] = values[-1]
+    return int(response["statusCode"]), out_headers, str(response["body"]).encode()
+
+
+class _ApiHandler(BaseHTTPRequestHandler):
+    server_version = "ilake-local"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are not logged: a URL or header could carry a token."""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            self._reply(413, {"Content-Type": "application/json"}, b'{"message":"too large"}')
+            return
+        body = self.rfile.read(length) if length else None
+        headers = dict(self.headers.items())
+        try:
+            status, headers_out, payload = handle(self.command, self.path, headers, body)
+        except Exception:
+            status, headers_out, payload = (
+                502,
+                {"Content-Type": "application/json"},
+                (b'{"message":"Internal server error"}'),
+            )
+        self._reply(status, headers_out, payload)
+
+    def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+
+class LocalStack:
+    """moto server + provisioning + HTTP API; `start()` then `stop()` (or use as a context)."""
+
+    def __init__(
+        self,
+        *,
+        programs_dir: Path,
+        state_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        allow_non_loopback: bool = False,
+    ) -> None:
+        if host not in LOOPBACK and not allow_non_loopback:
+            raise LocalModeError(
+                f"refusing to listen on {host}: local mode serves loopback only "
+                "(pass --allow-non-loopback to override)"
+            )
+        self.programs_dir, self.state_dir, self.host, self.port = (
+            programs_dir,
+            state_dir,
+            host,
+            port,
+        )
+        self._moto: Any = None
+        self._http: ThreadingHTTPServer | None = None
+        self._serving = False
+        self._lock_path = state_dir / "local.lock"
+        self.state: LocalState | None = None
+
+    def start(self) -> LocalState:
+        if not self.state_dir.is_dir():
+            raise LocalModeError(f"state dir {self.state_dir} does not exist (create it first)")
+        try:
+            self._lock_path.touch(exist_ok=False)
+        except FileExistsError:
+            raise LocalModeError(
+                f"{self._lock_path} exists: another `ilake local up` uses this state dir "
+                "(or a crashed one left it; delete the file if so)"
+            ) from None
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalState:
+        try:
+            self._http = ThreadingHTTPServer((self.host, self.port), _ApiHandler)
+        except OSError as exc:
+            raise LocalModeError(
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror}"
+            ) from None
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request lines from moto
+        moto_port = free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self._moto.start()
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        # moto's backends are per process: start from a clean slate, and let Step Functions run
+        _moto_api(endpoint, "reset")
+        _moto_api(endpoint, "config", {"stepfunctions": {"execute_state_machine": True}})
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "MOTO_PORT": str(moto_port),
+                "PROGRAMS_DIR": str(self.programs_dir),
+                **RESOURCE_NAMES,
+            }
+        )
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        self.state = self._provision(endpoint)
+        self.state.write(self.state_dir)
+        threading.Thread(target=self._http.serve_forever, name="ilake-api", daemon=True).start()
+        self._serving = True
+        return self.state
+
+    def _provision(self, endpoint: str) -> LocalState:
+        import boto3
+
+        from lambdas.authorizer import handler as authorizer_handler
+        from lambdas.core.agents import enroll_agent
+        from lambdas.core.programs import load_programs
+        from lambdas.core.settings import Settings
+        from lambdas.ingest import handler as ingest_handler
+
+        from .provision import Clients, provision
+
+        programs = load_programs(self.programs_dir)
+        settings = Settings.from_env()
+        clients = Clients.create(boto3.Session(region_name=REGION), endpoint_url=endpoint)
+        key_arns = provision(
+            clients, settings, programs, agents_table=RESOURCE_NAMES["AGENTS_TABLE"], region=REGION
+        )
+        ingest_handler.service.cache_clear()  # clients built now see the local endpoint
+        authorizer_handler._dynamodb.cache_clear()
+        tokens = {
+            name: enroll_agent(
+                clients.dynamodb,
+                RESOURCE_NAMES["AGENTS_TABLE"],
+                program=name,
+                agent_id=f"{name}-local-agent",
+            )
+            for name in programs
+        }
+        assert self._http is not None
+        port = self._http.server_address[1]
+        return LocalState(
+            api_url=f"http://{self.host}:{port}",
+            aws_endpoint_url=endpoint,
+            region=REGION,
+            bucket=settings.lake_bucket,
+            programs={name: {"token": tokens[name], "key_id": key_arns[name]} for name in programs},
+        )
+
+    def stop(self) -> None:
+        if self._http is not None:
+            if self._serving:
+                self._http.shutdown()  # waits for serve_forever to return
+                self._serving = False
+            self._http.server_close()
+            self._http = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        self._lock_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalState:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
