@@ -48,14 +48,14 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
     from .local import LocalModeError, LocalStack
 
-    stack = LocalStack(
-        programs_dir=_programs_dir(args.programs),
-        state_dir=Path(args.state_dir),
-        host=args.host,
-        port=args.port,
-        allow_non_loopback=args.allow_non_loopback,
-    )
     try:
+        stack = LocalStack(
+            programs_dir=_programs_dir(args.programs),
+            state_dir=Path(args.state_dir),
+            host=args.host,
+            port=args.port,
+            allow_non_loopback=args.allow_non_loopback,
+        )
         state = stack.start()
     except LocalModeError as exc:
         print(f"ilake local up: {exc}", file=sys.stderr)
