@@ -9,7 +9,6 @@ No AWS account, no network.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import io
 import json
@@ -23,10 +22,9 @@ from typing import Any
 
 import msgspec
 
-from .apigw import authorizer_context, authorizer_event, method_arn, policy_allows, proxy_event
+from .local import REGION, handle
 from .simulate import make_batch
 
-REGION = "eu-west-1"
 ENV = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "demo",
@@ -40,42 +38,16 @@ ENV = {
 }
 
 
-class _Context:
-    function_name = "ilake-demo"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:ilake-demo"
-    aws_request_id = "demo"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
-
-
 def post(token: str, program: str, batch: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """One agent request through authorizer and ingest handler, as API Gateway would run it."""
-    from lambdas.authorizer.handler import Unauthorized
-    from lambdas.authorizer.handler import handler as authorize
-    from lambdas.ingest.handler import handler as ingest
-
-    path = f"/v1/programs/{program}/batches"
+    """One agent request through the same API Gateway shim local mode serves over HTTP."""
     headers = {
         "Authorization": f"Bearer {token}",
         "Content-Type": "application/json",
         "Content-Encoding": "gzip",
     }
-    try:
-        event = authorizer_event("POST", path, headers, region=REGION)
-        policy = authorize(event, _Context())  # type: ignore[arg-type]
-    except Unauthorized:
-        return 401, {"error": "unauthorized"}
-    if not policy_allows(policy, method_arn("POST", path, region=REGION)):
-        return 403, {"error": "forbidden"}
-    body = base64.b64encode(gzip.compress(msgspec.json.encode(batch))).decode()
-    event = proxy_event(
-        "POST", path, headers, body, base64_encoded=True, authorizer=authorizer_context(policy)
-    )
-    response = ingest(event, _Context())
-    return response["statusCode"], json.loads(response["body"])
+    body = gzip.compress(msgspec.json.encode(batch))
+    status, _, payload = handle("POST", f"/v1/programs/{program}/batches", headers, body)
+    return status, json.loads(payload)
 
 
 def run(programs_dir: Path, *, batches: int = 3, events: int = 2_000) -> None:
