@@ -43,6 +43,7 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/local_api.py
 
 clean:
 	rm -rf $(VENV) $(SCAN) cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

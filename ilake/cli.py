@@ -1,48 +1,144 @@
-"""The `ilake` command: the platform team's tool for programs and the local demo."""
+"""`ilake`: the platform team's and analysts' command line (programs, agents, local mode, queries).
+
+Exit codes: 0 done, 1 a check failed (an invalid program file), 2 bad input or a refused request
+(unknown program, bad SQL, busy port, no local stack). Errors go to stderr and never quote tokens.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
-from lambdas.core.programs import ProgramError, load_programs
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from lambdas.core import resources
+from lambdas.core.programs import Program, ProgramError, load_programs
 from lambdas.core.settings import BUNDLED_PROGRAMS
 
+from .ui import OutputFormat, err, out, print_rows, print_summary, simulate_with_progress
 
-def _programs_dir(value: str | None) -> Path:
-    return Path(value) if value else BUNDLED_PROGRAMS
+app = typer.Typer(
+    name="ilake",
+    help=__doc__,
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,  # a traceback could quote submitted data or a token
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+programs_app = typer.Typer(help="Program files: policy as code.", no_args_is_help=True)
+agents_app = typer.Typer(help="Agent tokens: enroll, list, revoke.", no_args_is_help=True)
+local_app = typer.Typer(help="Local mode: moto and the HTTP API on loopback.", no_args_is_help=True)
+app.add_typer(programs_app, name="programs")
+app.add_typer(agents_app, name="agents")
+app.add_typer(local_app, name="local")
+
+PROGRAMS_OPTION = typer.Option(
+    "--programs", help="Directory of program files.", show_default="programs/"
+)
+StateDir = Annotated[
+    Path, typer.Option("--state-dir", help="Local mode's state directory (holds local.json).")
+]
+DEFAULT_STATE_DIR = Path(".ilake")
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run
-
-    run(_programs_dir(args.programs), batches=args.batches, events=args.events)
-    return 0
+class _Options:
+    programs_dir: Path = BUNDLED_PROGRAMS
 
 
-def cmd_programs_check(args: argparse.Namespace) -> int:
+options = _Options()
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _root(programs: Annotated[Path | None, PROGRAMS_OPTION] = None) -> None:
+    options.programs_dir = programs or BUNDLED_PROGRAMS
+
+
+def _programs() -> dict[str, Program]:
     try:
-        programs = load_programs(_programs_dir(args.programs))
+        return load_programs(options.programs_dir)
     except ProgramError as exc:
-        print(f"invalid: {exc}", file=sys.stderr)
-        return 1
-    for program in programs.values():
-        print(f"ok {program.name} ({program.policy_version}, sha256 {program.digest[:12]})")
-    return 0
+        fail(f"invalid program file: {exc}", code=1)
 
 
-def cmd_programs_policy(args: argparse.Namespace) -> int:
-    programs = load_programs(_programs_dir(args.programs))
-    if args.program not in programs:
-        print(f"no such program: {args.program}", file=sys.stderr)
-        return 1
-    print(json.dumps(programs[args.program].public_policy(), indent=2))
-    return 0
+def _program(name: str) -> Program:
+    programs = _programs()
+    if name not in programs:
+        fail(f"no such program: {name!r} (declared: {', '.join(sorted(programs))})")
+    return programs[name]
 
 
-def cmd_local_up(args: argparse.Namespace) -> int:
+# -- programs --------------------------------------------------------------------------------
+
+
+@programs_app.command("list")
+def programs_list() -> None:
+    """List the declared programs.
+
+    Example: [bold]ilake programs list[/]
+    """
+    table = Table("program", "policy", "retention", "event types", "owner")
+    for program in _programs().values():
+        table.add_row(
+            program.name,
+            program.policy_version,
+            f"{program.file.retention_days} days",
+            str(len(program.allowed_types)),
+            program.file.owner,
+        )
+    out.print(table)
+
+
+@programs_app.command("show")
+def programs_show(name: Annotated[str, typer.Argument(help="Program name.")]) -> None:
+    """Print a program's effective policy (what its agents may capture) as JSON.
+
+    Example: [bold]ilake programs show shortcut-learning[/]
+    """
+    print(json.dumps(_program(name).public_policy(), indent=2))
+
+
+@programs_app.command("validate")
+def programs_validate() -> None:
+    """Validate every program file (exit 1 naming the file and field of an error).
+
+    Example: [bold]ilake --programs ./programs programs validate[/]
+    """
+    for program in _programs().values():
+        out.print(f"ok {program.name} ({program.policy_version}, sha256 {program.digest[:12]})")
+
+
+# -- local mode ------------------------------------------------------------------------------
+
+
+@local_app.command("up")
+def local_up(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback only by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8080,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    allow_non_loopback: Annotated[
+        bool, typer.Option(help="Listen on a non-loopback address (exposes the API).")
+    ] = False,
+) -> None:
+    """Run local mode (moto + the HTTP API on loopback) until Ctrl-C or SIGTERM.
+
+    Provisions everything the CDK app declares that local mode needs, enrolls one agent per
+    program and writes the endpoints and tokens to <state-dir>/local.json (mode 600).
+
+    Example: [bold]mkdir -p .ilake && ilake local up --port 8080 --state-dir .ilake[/]
+    """
     import signal
     import threading
 
@@ -50,68 +146,325 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
     try:
         stack = LocalStack(
-            programs_dir=_programs_dir(args.programs),
-            state_dir=Path(args.state_dir),
-            host=args.host,
-            port=args.port,
-            allow_non_loopback=args.allow_non_loopback,
+            programs_dir=options.programs_dir,
+            state_dir=state_dir,
+            host=host,
+            port=port,
+            allow_non_loopback=allow_non_loopback,
         )
         state = stack.start()
     except LocalModeError as exc:
-        print(f"ilake local up: {exc}", file=sys.stderr)
-        return 2
+        fail(f"ilake local up: {exc}")
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
-    print(f"API        {state.api_url}")
-    print(f"AWS (moto) {state.aws_endpoint_url}  region {state.region}  bucket {state.bucket}")
+    out.print(f"API        {state.api_url}")
+    out.print(f"AWS (moto) {state.aws_endpoint_url}  region {state.region}  bucket {state.bucket}")
     for name, program in state.programs.items():
-        print(f"program    {name}: token {program['token']}  key {program['key_id']}")
-    print(f"state      {Path(args.state_dir) / 'local.json'}  (Ctrl-C stops everything)")
+        out.print(f"program    {name}: token {program['token']}  key {program['key_id']}")
+    out.print(f"state      {state_dir / 'local.json'}  (Ctrl-C stops everything)")
     try:
         stopped.wait()
     finally:
         stack.stop()
-    return 0
+
+
+def _local_state(state_dir: Path) -> Any:
+    from .local import LocalModeError, LocalState
+
+    try:
+        state = LocalState.read(state_dir)
+    except LocalModeError as exc:
+        fail(str(exc))
+    state.use()
+    return state
+
+
+# -- agents ----------------------------------------------------------------------------------
+
+ProgramOption = Annotated[str, typer.Option("--program", "-p", help="Program name.")]
+TableOption = Annotated[
+    str | None,
+    typer.Option(help="Agents table (with --aws: the stack's table; locally: local mode's)."),
+]
+AwsFlag = Annotated[
+    bool, typer.Option("--aws", help="Use AWS (credentials from the environment), not local mode.")
+]
+
+
+def _agents_table(table: str | None, aws: bool, state_dir: Path) -> tuple[Any, str]:
+    import boto3
+
+    from .local import RESOURCE_NAMES
+
+    if aws:
+        if not table:
+            fail("--aws needs --table (the stack's agents table)")
+        return boto3.client("dynamodb"), table
+    state = _local_state(state_dir)
+    return boto3.client("dynamodb", region_name=state.region), table or RESOURCE_NAMES[
+        "AGENTS_TABLE"
+    ]
+
+
+@agents_app.command("enroll")
+def agents_enroll(
+    program: ProgramOption,
+    agent_id: Annotated[str, typer.Option(help="The agent's id, e.g. the device name.")],
+    ttl_days: Annotated[int, typer.Option(min=1, max=3650, help="Token lifetime.")] = 365,
+    table: TableOption = None,
+    aws: AwsFlag = False,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Create a token for an agent of a program (printed once, stored hashed).
+
+    Only the token's SHA-256 is stored: give the printed token to the agent now.
+
+    Example: [bold]ilake agents enroll --program menu-navigation --agent-id LAPTOP-42[/]
+    """
+    from lambdas.core.agents import enroll_agent
+
+    _program(program)
+    dynamodb, name = _agents_table(table, aws, state_dir)
+    try:
+        token = enroll_agent(dynamodb, name, program=program, agent_id=agent_id, ttl_days=ttl_days)
+    except ValueError as exc:
+        fail(str(exc))
+    err.print(f"enrolled {agent_id} in {program}; the token is shown once:")
+    print(token)
+
+
+@agents_app.command("list")
+def agents_list(
+    program: ProgramOption,
+    table: TableOption = None,
+    aws: AwsFlag = False,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """List a program's agents and their token status (tokens are never shown again).
+
+    Example: [bold]ilake agents list --program menu-navigation[/]
+    """
+    from lambdas.core.agents import list_agents
+
+    _program(program)
+    dynamodb, name = _agents_table(table, aws, state_dir)
+    rows = Table("agent", "status", "enrolled (UTC)", "expires (UTC)")
+    for agent in list_agents(dynamodb, name, program):
+        rows.add_row(
+            agent["agent_id"],
+            agent["status"],
+            _utc(agent["created_at"]),
+            _utc(agent["expires_at"]) if agent["expires_at"] else "never",
+        )
+    out.print(rows)
+
+
+@agents_app.command("revoke")
+def agents_revoke(
+    program: ProgramOption,
+    agent_id: Annotated[str, typer.Option(help="The agent whose tokens to revoke.")],
+    table: TableOption = None,
+    aws: AwsFlag = False,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Revoke every active token of an agent.
+
+    It takes effect within the authorizer's cache TTL in the cloud, at once in local mode.
+
+    Example: [bold]ilake agents revoke --program menu-navigation --agent-id LAPTOP-42[/]
+    """
+    from lambdas.core.agents import revoke_agent_id
+
+    _program(program)
+    dynamodb, name = _agents_table(table, aws, state_dir)
+    revoked = revoke_agent_id(dynamodb, name, program=program, agent_id=agent_id)
+    if not revoked:
+        fail(f"no active token for agent {agent_id!r} in {program}")
+    out.print(f"revoked {revoked} token(s) of {agent_id} in {program}")
+
+
+def _utc(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+# -- simulate --------------------------------------------------------------------------------
+
+
+@app.command()
+def simulate(
+    program: ProgramOption,
+    agents: Annotated[int, typer.Option(min=1, max=256, help="Simulated employees.")] = 4,
+    minutes: Annotated[
+        float, typer.Option(min=0.1, max=24 * 60, help="Minutes of work per employee.")
+    ] = 10,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed sends the same events.")] = 0,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Post realistic synthetic work sessions to the local API over HTTP.
+
+    Shows a progress bar, then a summary: batches, events accepted and rejected by reason,
+    redactions by detector, events/s.
+
+    Example: [bold]ilake simulate --program menu-navigation --agents 8 --minutes 30[/]
+    """
+    _program(program)
+    state = _local_state(state_dir)
+    if program not in state.programs:
+        fail(f"program {program!r} is not provisioned in this local stack; restart it")
+    print_summary(simulate_with_progress(state, program, agents=agents, minutes=minutes, seed=seed))
+
+
+# -- query -----------------------------------------------------------------------------------
+
+
+@app.command()
+def query(
+    sql: Annotated[str | None, typer.Argument(help="SQL over the table `interactions`.")] = None,
+    named: Annotated[
+        str | None, typer.Option(help="Run a named query from queries/ instead of SQL.")
+    ] = None,
+    program: Annotated[str | None, typer.Option(help="{program} of a named query.")] = None,
+    dt: Annotated[
+        str | None, typer.Option(help="{dt} of a named query (YYYY-MM-DD, default today UTC).")
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.table,
+    athena: Annotated[
+        bool, typer.Option(help="Run through the Athena workgroup instead of DuckDB.")
+    ] = False,
+    aws: AwsFlag = False,
+    workgroup: Annotated[str, typer.Option(help="Athena workgroup.")] = resources.WORKGROUP,
+    database: Annotated[str, typer.Option(help="Glue database.")] = resources.DATABASE,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Query the lake with SQL (DuckDB locally, or the Athena workgroup).
+
+    Locally DuckDB reads the Parquet through the S3 endpoint; the named queries are the same
+    SQL the Athena workgroup publishes. Bad SQL exits 2 with the reason.
+
+    Examples:
+      [bold]ilake query "SELECT type, count(*) AS n FROM interactions GROUP BY 1 ORDER BY 2 DESC"[/]
+      [bold]ilake query --named menu-paths --program menu-navigation --format csv[/]
+      [bold]ilake query --athena "SELECT count(*) FROM interactions"[/]
+    """
+    from lambdas.core.analytics import named_queries
+
+    from .query import QueryError, open_lake, run_athena, run_duckdb
+
+    if (sql is None) == (named is None):
+        fail("give either SQL or --named NAME")
+    if named is not None:
+        queries = named_queries()
+        if named not in queries:
+            fail(f"no named query {named!r} (known: {', '.join(queries)})")
+        if program is None:
+            fail("a named query needs --program")
+        _program(program)
+        sql = queries[named].render(program=program, dt=dt or datetime.now(UTC).date().isoformat())
+    assert sql is not None
+    try:
+        if athena:
+            import boto3
+
+            region = None if aws else _local_state(state_dir).region
+            client = boto3.client("athena", region_name=region)
+            result = run_athena(client, sql, workgroup=workgroup, database=database)
+        else:
+            if aws:
+                fail("--aws queries run on Athena: add --athena")
+            state = _local_state(state_dir)
+            con = open_lake(
+                endpoint_url=state.aws_endpoint_url, bucket=state.bucket, region=state.region
+            )
+            result = run_duckdb(con, sql)
+    except QueryError as exc:
+        fail(f"query refused: {exc}")
+    print_rows(result.columns, result.rows, output)
+    if output is OutputFormat.table:
+        err.print(f"{len(result.rows)} row(s)")
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    output: Annotated[
+        Path, typer.Option("--out", help="Where to write the HTML page.")
+    ] = DEFAULT_STATE_DIR / "report.html",
+    days: Annotated[int, typer.Option(min=1, max=400, help="Metrics window in days.")] = 14,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Write a self-contained HTML report of what the lake holds.
+
+    No network, no scripts: events per type per hour, a click heatmap, top shortcuts and menu
+    paths, redactions by detector and rejected events by reason.
+
+    Example: [bold]ilake report --out .ilake/report.html[/]
+    """
+    path = build_report(_local_state(state_dir), output, days=days)
+    out.print(f"report: {path.resolve()}")
+
+
+def build_report(state: Any, output: Path, *, days: int = 14, con: Any = None) -> Path:
+    """The report from the lake (through the S3 endpoint) and the ingest metrics (CloudWatch)."""
+    import boto3
+
+    from .metrics import sums_by_program
+    from .query import open_lake
+    from .report import write_report
+
+    if con is None:
+        con = open_lake(
+            endpoint_url=state.aws_endpoint_url,
+            bucket=state.bucket,
+            region=state.region,
+            in_memory=True,  # the report runs a dozen queries over the whole lake
+        )
+    rejected = sums_by_program(
+        boto3.client("cloudwatch", region_name=state.region), "Rejected.", days=days
+    )
+    write_report(con, output, rejected=rejected)
+    return output
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    agents: Annotated[
+        int, typer.Option(min=1, max=64, help="Simulated employees per program.")
+    ] = 4,
+    minutes: Annotated[float, typer.Option(min=0.1, max=600, help="Minutes of work each.")] = 15,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Run the whole story on this machine, no AWS account, no network.
+
+    Local mode up, two programs' agents posting over HTTP, the API's guarantees at work, the
+    analysts' queries and the report.
+
+    Example: [bold]ilake demo --agents 4 --minutes 15[/]
+    """
+    from .demo import DemoError, run
+
+    started = time.perf_counter()
+    try:
+        run(options.programs_dir, state_dir=state_dir, agents=agents, minutes=minutes, console=out)
+    except DemoError as exc:
+        fail(str(exc))
+    out.print(f"demo finished in {time.perf_counter() - started:.0f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ilake", description=__doc__)
-    parser.add_argument("--programs", help="directory of program files (default: programs/)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    demo = sub.add_parser("demo", help="run the ingest story end to end on embedded moto")
-    demo.add_argument("--batches", type=int, default=3)
-    demo.add_argument("--events", type=int, default=2_000)
-    demo.set_defaults(func=cmd_demo)
-
-    programs = sub.add_parser("programs", help="program files (policy as code)")
-    programs_sub = programs.add_subparsers(dest="programs_command", required=True)
-    check = programs_sub.add_parser("check", help="validate every program file")
-    check.set_defaults(func=cmd_programs_check)
-    policy = programs_sub.add_parser("policy", help="print a program's effective policy")
-    policy.add_argument("program")
-    policy.set_defaults(func=cmd_programs_policy)
-
-    local = sub.add_parser("local", help="local mode: moto server and the HTTP API on loopback")
-    local_sub = local.add_subparsers(dest="local_command", required=True)
-    up = local_sub.add_parser(
-        "up",
-        help="start local mode until Ctrl-C",
-        description="Example: ilake local up --port 8080 --state-dir .ilake",
-    )
-    up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--port", type=int, default=8080)
-    up.add_argument("--state-dir", default=".ilake")
-    up.add_argument(
-        "--allow-non-loopback",
-        action="store_true",
-        help="listen on a non-loopback address (exposes agent tokens' API)",
-    )
-    up.set_defaults(func=cmd_local_up)
-
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """Console entry point; returns the exit code (tests call it with `argv`)."""
+    try:
+        app(args=argv, prog_name="ilake")  # standalone: usage errors exit 2, with a message
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,151 +1,187 @@
-"""`ilake demo`: the ingest story end to end, in one process, on embedded moto.
+"""`ilake demo`: the whole story on one machine, on local mode (moto server + HTTP API).
 
-Provisions what the CDK app declares for ingest (bucket, tables, per-program keys and secrets),
-enrolls one agent per program, and has simulated agents post gzip batches through the real
-authorizer and ingest handlers (via the API Gateway shim). Then it shows what was stored and what
-was not: counts, redactions, encryption headers, a few rows, a replay and a paused program.
-No AWS account, no network.
+1. local mode up: moto on loopback, everything provisioned, one agent token per program;
+2. simulated employees of two programs post their sessions over HTTP;
+3. the API's guarantees at work: an idempotent replay, 401, 403, 404 and a 400 that echoes
+   nothing;
+4. every stored object checked through the S3 endpoint: SSE-KMS under its program's own key;
+5. the analysts' named queries (the Athena SQL, run by DuckDB) and one privacy check;
+6. the report, a self-contained HTML page.
+No AWS account, no Docker, no network beyond loopback.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
 import os
 import time
 import uuid
-import warnings
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import msgspec
+from rich.console import Console
 
-from .local import REGION, handle
+from .loadgen import SUBJECTS, Agent
+from .local import LocalModeError, LocalStack, LocalState, free_port
 from .simulate import make_batch
-
-ENV = {
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "demo",
-    "AWS_SECRET_ACCESS_KEY": "demo",
-    "LAKE_BUCKET": "ilake-demo-lake",
-    "PROGRAM_STATE_TABLE": "ilake-demo-program-state",
-    "IDEMPOTENCY_TABLE": "ilake-demo-idempotency",
-    "AGENTS_TABLE": "ilake-demo-agents",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-}
+from .ui import print_rows, print_summary, simulate_with_progress
 
 
-def post(token: str, program: str, batch: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """One agent request through the same API Gateway shim local mode serves over HTTP."""
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "Content-Encoding": "gzip",
-    }
-    body = gzip.compress(msgspec.json.encode(batch))
-    status, _, payload = handle("POST", f"/v1/programs/{program}/batches", headers, body)
-    return status, json.loads(payload)
+class DemoError(Exception):
+    """The demo could not run (the message says why); nothing is left running."""
 
 
-def run(programs_dir: Path, *, batches: int = 3, events: int = 2_000) -> None:
-    os.environ.update({**ENV, "PROGRAMS_DIR": str(programs_dir)})
-    warnings.filterwarnings("ignore", module="aws_lambda_powertools")  # metrics are off here
-    import boto3
-    import pyarrow.parquet as pq
-    from moto import mock_aws
-
-    from lambdas.core.agents import enroll_agent
-    from lambdas.core.programs import load_programs
-    from lambdas.core.settings import Settings
-
-    from .provision import Clients, provision
-
-    programs = load_programs(programs_dir)
-    with mock_aws():
-        settings = Settings.from_env()
-        clients = Clients.create(boto3.Session(region_name=REGION))
-        key_arns = provision(
-            clients, settings, programs, agents_table=ENV["AGENTS_TABLE"], region=REGION
+def run(
+    programs_dir: Path,
+    *,
+    state_dir: Path,
+    agents: int = 6,
+    minutes: float = 30,
+    console: Console,
+) -> Path:
+    """Run every step; returns the report's path."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the handlers' logs: warnings only
+    state_dir.mkdir(parents=True, exist_ok=True)
+    stack = LocalStack(programs_dir=programs_dir, state_dir=state_dir, port=free_port())
+    step = _Steps(console)
+    step("Local mode up")
+    try:
+        state = stack.start()
+    except LocalModeError as exc:
+        raise DemoError(str(exc)) from None
+    try:
+        console.print(f"API {state.api_url}, AWS (moto) {state.aws_endpoint_url}")
+        console.print(
+            f"programs {', '.join(state.programs)}: one agent token each, stored as SHA-256 only"
         )
-        tokens = {
-            p: enroll_agent(
-                clients.dynamodb, ENV["AGENTS_TABLE"], program=p, agent_id=f"{p}-laptop-1"
+        programs = list(state.programs)[:2]
+
+        step(f"Simulated employees post {minutes:g} minutes of work each, over HTTP")
+        for seed, program in enumerate(programs):
+            summary = simulate_with_progress(
+                state, program, agents=agents, minutes=minutes, seed=seed, spread_hours=8
             )
-            for p in programs
-        }
-        print(f"Interaction Lake demo (embedded moto, region {REGION})")
-        print(f"programs: {', '.join(programs)}; one agent token each (stored as SHA-256 only)\n")
+            print_summary(summary)
 
-        now = int(time.time() * 1000)
-        for name in programs:
-            totals: Counter[str] = Counter()
-            rejected: Counter[str] = Counter()
-            redactions: Counter[str] = Counter()
-            started = time.perf_counter()
-            last: dict[str, Any] = {}
-            for i in range(batches):
-                batch = make_batch(events, seed=i, start_ms=now - 600_000, subject=f"user{i % 2}")
-                status, answer = post(tokens[name], name, batch)
-                totals[str(status)] += 1
-                totals["accepted"] += answer.get("accepted", 0)
-                rejected.update(answer.get("rejected", {}))
-                redactions.update(answer.get("redactions", {}))
-                last = {"batch": batch, "answer": answer}
-            elapsed = time.perf_counter() - started
-            print(f"== {name}: {batches} batches x {events} events in {elapsed:.2f} s")
-            print(f"   accepted {totals['accepted']}, not stored by reason {dict(rejected)}")
-            print(f"   redactions by detector {dict(redactions)}")
-            key = last["answer"].get("object")
-            if key:
-                head = clients.s3.head_object(Bucket=settings.lake_bucket, Key=key)
-                print(f"   object {key}")
-                print(
-                    f"   encryption {head['ServerSideEncryption']}, program key "
-                    f"{head['SSEKMSKeyId'] == key_arns[name]}, bucket key "
-                    f"{head.get('BucketKeyEnabled')}"
-                )
-                data = clients.s3.get_object(Bucket=settings.lake_bucket, Key=key)["Body"].read()
-                rows = pq.read_table(
-                    io.BytesIO(data),
-                    columns=[
-                        "type",
-                        "subject_pid",
-                        "app_name",
-                        "window_title",
-                        "target_name",
-                        "key",
-                        "key_class",
-                        "text_length",
-                    ],
-                ).to_pylist()
-                shown: dict[str, dict[str, Any]] = {}
-                for row in rows:
-                    shown.setdefault(row["type"], {k: v for k, v in row.items() if v is not None})
-                for row in list(shown.values())[:5]:
-                    print(f"   row {row}")
-            status, replay = post(tokens[name], name, last["batch"])
-            print(f"   replay of the last batch: {status}, same answer {replay == last['answer']}")
-            print()
+        step("The API's guarantees")
+        _guarantees(state, programs, console)
 
-        other = next(iter(programs))
-        wrong = next(p for p in programs if p != other)
-        status, _ = post(tokens[wrong], other, make_batch(10, start_ms=now))
-        print(f"token of {wrong!r} used on {other!r}: {status}")
-        status, _ = post("ilk_not-a-real-token-000000000000", other, make_batch(10, start_ms=now))
-        print(f"unknown token: {status}")
-        clients.dynamodb.put_item(
-            TableName=settings.program_state_table,
-            Item={"program": {"S": other}, "state": {"S": "PAUSED"}},
+        step("Every stored object, checked through the S3 endpoint")
+        _check_encryption(state, console)
+
+        step("Analysts' queries: the Athena named queries, run unchanged by DuckDB")
+        from .query import open_lake
+
+        con = open_lake(
+            endpoint_url=state.aws_endpoint_url,
+            bucket=state.bucket,
+            region=state.region,
+            in_memory=True,
         )
-        status, answer = post(
-            tokens[other], other, dict(make_batch(10, start_ms=now), batch_id=str(uuid.uuid4()))
-        )
-        print(f"{other!r} paused: {status} {answer}")
-        versions = clients.s3.list_object_versions(Bucket=settings.lake_bucket).get("Versions", [])
-        print(
-            f"\nobjects in the lake: {len(versions)}; typed text, clipboard content and raw "
-            "subjects stored: none (see tests/integration/test_privacy_properties.py)"
-        )
+        _queries(con, programs, console)
+
+        step("Report")
+        from .cli import build_report
+
+        report = build_report(state, state_dir / "report.html", con=con)
+        console.print(f"[bold]report:[/] {report.resolve()}")
+        return report
+    finally:
+        stack.stop()
+        console.print("local mode stopped (moto and the API are down; nothing left running)")
+
+
+class _Steps:
+    def __init__(self, console: Console) -> None:
+        self.console, self.n, self.started = console, 0, time.perf_counter()
+
+    def __call__(self, title: str) -> None:
+        self.n += 1
+        elapsed = time.perf_counter() - self.started
+        self.console.print(f"\n[bold cyan]{self.n}. {title}[/]  [dim]at {elapsed:.0f} s[/]")
+
+
+def _guarantees(state: LocalState, programs: list[str], console: Console) -> None:
+    first, second = programs[0], programs[-1]
+    now = int(time.time() * 1000)
+    batch = make_batch(50, seed=99, start_ms=now - 60_000)
+    agent = Agent(state.api_url, state.programs[first]["token"], first)
+    status, answer, _ = agent.post(batch)
+    replay_status, replay, _ = agent.post(batch)
+    console.print(
+        f"a batch: {status}; the same batch again: {replay_status}, same answer "
+        f"{replay == answer} (one object, written once)"
+    )
+    foreign = Agent(state.api_url, state.programs[second]["token"], first)
+    console.print(f"{second}'s token on {first}: {foreign.post(_fresh(batch))[0]}")
+    stranger = Agent(state.api_url, "ilk_" + "x" * 43, first)
+    console.print(f"an unknown token: {stranger.post(_fresh(batch))[0]}")
+    planted = "jane.roe@example.com"
+    garbled = Agent(state.api_url, state.programs[first]["token"], first)
+    status, error, _ = garbled.send(f'{{"schema": "{planted}"'.encode(), encoding="identity")
+    console.print(
+        f"a malformed body: {status} {error.get('error')}; the body is echoed: "
+        f"{planted in str(error)}"
+    )
+    for agent_ in (agent, foreign, stranger, garbled):
+        agent_.close()
+
+
+def _fresh(batch: dict[str, Any]) -> dict[str, Any]:
+    return {**batch, "batch_id": str(uuid.uuid4())}
+
+
+def _check_encryption(state: LocalState, console: Console) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name=state.region)
+    keys = {name: program["key_id"] for name, program in state.programs.items()}
+    checked = good = size = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=state.bucket, Prefix="interactions/"
+    ):
+        for item in page.get("Contents", []):
+            program = item["Key"].split("/")[1].removeprefix("program=")
+            head = s3.head_object(Bucket=state.bucket, Key=item["Key"])
+            checked += 1
+            size += item["Size"]
+            good += (
+                head.get("ServerSideEncryption") == "aws:kms"
+                and head.get("SSEKMSKeyId") == keys.get(program)
+                and head.get("BucketKeyEnabled") is True
+            )
+    console.print(
+        f"{checked} Parquet objects ({size / 1e6:.1f} MB, zstd): {good} of {checked} are "
+        "SSE-KMS under their own program's key with bucket keys on"
+    )
+
+
+def _queries(con: Any, programs: list[str], console: Console) -> None:
+    from datetime import UTC, datetime
+
+    from lambdas.core.analytics import named_queries
+
+    from .query import run_duckdb
+
+    today = datetime.now(UTC).date().isoformat()
+    for program in programs:
+        for query in named_queries().values():
+            result = run_duckdb(con, query.render(program=program, dt=today))
+            print_rows(
+                result.columns,
+                result.rows[:5],
+                title=f"{query.name} ({program}): {len(result.rows)} rows, first 5",
+            )
+    raw_subjects = ", ".join(f"'{s}'" for s in SUBJECTS)
+    check = run_duckdb(
+        con,
+        "SELECT program, count(*) AS events, count(DISTINCT subject_pid) AS people, "  # noqa: S608 - our constants
+        f"count_if(subject_pid IN ({raw_subjects})) AS raw_names_stored, "
+        "count_if(regexp_matches(window_title, '[^@ ]+@[^@ ]+')) AS emails_in_titles, "
+        "count_if(key_class IS NOT NULL) AS keys_as_class_only "
+        "FROM interactions GROUP BY program ORDER BY program",
+    )
+    print_rows(check.columns, check.rows, title="Privacy check: what could identify people")
+    console.print(
+        "subjects are HMAC pseudonyms under each program's own secret; typed text and clipboard "
+        "content are not columns of the lake at all"
+    )

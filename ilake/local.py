@@ -13,16 +13,20 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import urllib.request
 from dataclasses import asdict, dataclass
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from .apigw import authorizer_context, authorizer_event, method_arn, policy_allows, proxy_event
+from .metrics import captured_stdout, forward
 
 REGION = "eu-west-1"
+STATE_FILE = "local.json"
 LOOPBACK = ("127.0.0.1", "localhost")  # IPv4 loopback: ThreadingHTTPServer binds AF_INET
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # API Gateway's own payload limit is 10 MB
 RESOURCE_NAMES = {
@@ -30,6 +34,7 @@ RESOURCE_NAMES = {
     "PROGRAM_STATE_TABLE": "ilake-local-program-state",
     "IDEMPOTENCY_TABLE": "ilake-local-idempotency",
     "AGENTS_TABLE": "ilake-local-agents",
+    "AUDIT_TABLE": "ilake-local-audit",
 }
 
 
@@ -46,10 +51,38 @@ class LocalState:
     programs: dict[str, dict[str, str]]  # program -> {"token": ..., "key_id": ...}
 
     def write(self, state_dir: Path) -> Path:
-        path = state_dir / "local.json"
+        path = state_dir / STATE_FILE
+        path.touch(mode=0o600)  # it holds agent tokens: never readable by others, not even briefly
+        path.chmod(0o600)
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        path.chmod(0o600)  # it holds agent tokens
         return path
+
+    @classmethod
+    def read(cls, state_dir: Path) -> LocalState:
+        """The running stack's endpoints and tokens, as `ilake local up` wrote them."""
+        path = state_dir / STATE_FILE
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise LocalModeError(
+                f"{path} not found: start local mode first (`ilake local up --state-dir "
+                f"{state_dir}`)"
+            ) from None
+        except (ValueError, TypeError):
+            raise LocalModeError(f"{path} is not a local mode state file") from None
+
+    def use(self) -> None:
+        """Point boto3 (this process) at the local stack."""
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+            }
+        )
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.pop("AWS_PROFILE", None)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -80,10 +113,36 @@ class _Context:
         return 29_000
 
 
+# The handlers keep per-invocation state in module globals (Powertools' resolver and metrics), as
+# Lambda allows: one invocation at a time per container. Local mode is one container.
+_container = threading.Lock()
+
+
+@cache
+def _cloudwatch() -> Any:
+    import boto3
+
+    return boto3.client("cloudwatch")
+
+
 def handle(
     method: str, path: str, headers: dict[str, str], body: bytes | None
 ) -> tuple[int, dict[str, str], bytes]:
     """One request through authorizer and ingest handler, as API Gateway runs them."""
+    with _container:
+        try:
+            with captured_stdout() as printed:
+                return _invoke(method, path, headers, body)
+        finally:
+            try:  # CloudWatch Logs' part: EMF to metrics; never fails a stored batch
+                forward(printed.getvalue(), _cloudwatch())
+            except Exception as exc:
+                print(f"ilake local: metrics not recorded ({type(exc).__name__})", file=sys.stderr)
+
+
+def _invoke(
+    method: str, path: str, headers: dict[str, str], body: bytes | None
+) -> tuple[int, dict[str, str], bytes]:
     from lambdas.authorizer.handler import Unauthorized
     from lambdas.authorizer.handler import handler as authorize
     from lambdas.ingest.handler import handler as ingest
@@ -247,10 +306,16 @@ class LocalStack:
         settings = Settings.from_env()
         clients = Clients.create(boto3.Session(region_name=REGION), endpoint_url=endpoint)
         key_arns = provision(
-            clients, settings, programs, agents_table=RESOURCE_NAMES["AGENTS_TABLE"], region=REGION
+            clients,
+            settings,
+            programs,
+            agents_table=RESOURCE_NAMES["AGENTS_TABLE"],
+            audit_table=RESOURCE_NAMES["AUDIT_TABLE"],
+            region=REGION,
         )
         ingest_handler.service.cache_clear()  # clients built now see the local endpoint
         authorizer_handler._dynamodb.cache_clear()
+        _cloudwatch.cache_clear()
         tokens = {
             name: enroll_agent(
                 clients.dynamodb,

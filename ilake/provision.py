@@ -1,8 +1,12 @@
 """Create the runtime resources the ingest path needs, against moto (tests, local mode).
 
-Mirrors what the CDK app declares: one lake bucket (versioned, SSE-KMS by default), the program
-state, agents and idempotency tables, and per program a KMS key with alias `alias/ilake/<p>`
-and a pseudonymization secret `ilake/<p>/pseudonymization` encrypted with that key.
+Builds what the CDK app declares, from the same declarations (lambdas.core.resources, the lake's
+Arrow schema, the named query files): one lake bucket (versioned, public access blocked), the
+program state, agents, idempotency (with its TTL) and audit tables, the Glue database and
+`interactions` table (partition projection included), the Athena workgroup with its named
+queries, and per program a KMS key with alias `alias/ilake/<p>` and a pseudonymization secret
+`ilake/<p>/pseudonymization` encrypted with that key. tests/infra/test_drift.py compares the
+result with the synthesized template.
 """
 
 from __future__ import annotations
@@ -12,7 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.core import resources
+from lambdas.core.analytics import named_queries
+from lambdas.core.lake import PARTITION_KEYS, glue_columns
 from lambdas.core.settings import Settings
+
+AUDIT_TABLE = "ilake-audit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,21 +30,30 @@ class Clients:
     dynamodb: Any
     kms: Any
     secretsmanager: Any
+    glue: Any
+    athena: Any
 
     @classmethod
     def create(cls, session: Any, **kwargs: Any) -> Clients:
         return cls(
             *(
                 session.client(name, **kwargs)
-                for name in ("s3", "dynamodb", "kms", "secretsmanager")
+                for name in ("s3", "dynamodb", "kms", "secretsmanager", "glue", "athena")
             )
         )
 
 
 def provision(
-    clients: Clients, settings: Settings, programs: Iterable[str], *, agents_table: str, region: str
+    clients: Clients,
+    settings: Settings,
+    programs: Iterable[str],
+    *,
+    agents_table: str,
+    region: str,
+    audit_table: str = AUDIT_TABLE,
 ) -> dict[str, str]:
     """Create everything; returns program -> KMS key ARN."""
+    programs = list(programs)
     bucket_args: dict[str, Any] = {"Bucket": settings.lake_bucket}
     if region != "us-east-1":
         bucket_args["CreateBucketConfiguration"] = {"LocationConstraint": region}
@@ -52,18 +70,73 @@ def provision(
             "RestrictPublicBuckets": True,
         },
     )
-    for table, key in (
-        (settings.program_state_table, "program"),
-        (agents_table, "token_hash"),
-        (settings.idempotency_table, "id"),
-    ):
-        clients.dynamodb.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    names = {
+        resources.PROGRAM_STATE: settings.program_state_table,
+        resources.AGENTS: agents_table,
+        resources.IDEMPOTENCY: settings.idempotency_table,
+        resources.AUDIT: audit_table,
+    }
+    for declared in resources.TABLES:  # a declared table nobody named here fails loudly
+        provision_table(clients, declared, names[declared])
+    provision_catalog(clients, resources.table_location(settings.lake_bucket), programs)
     return {program: provision_program(clients, settings, program) for program in programs}
+
+
+def provision_table(clients: Clients, declared: resources.TableDeclaration, name: str) -> None:
+    clients.dynamodb.create_table(
+        TableName=name,
+        KeySchema=declared.key_schema,
+        AttributeDefinitions=declared.attribute_definitions,
+        BillingMode="PAY_PER_REQUEST",
+    )
+    if declared.ttl_attribute:
+        clients.dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": declared.ttl_attribute},
+        )
+
+
+def provision_catalog(clients: Clients, location: str, programs: list[str]) -> None:
+    """The Glue database and table, and the analysts' workgroup with its named queries. moto
+    answers Athena queries with canned results; the real SQL runs on DuckDB (DESIGN 5)."""
+    clients.glue.create_database(
+        DatabaseInput={"Name": resources.DATABASE, "Description": resources.DATABASE_DESCRIPTION}
+    )
+    clients.glue.create_table(
+        DatabaseName=resources.DATABASE,
+        TableInput={
+            "Name": resources.TABLE,
+            "TableType": resources.TABLE_TYPE,
+            "PartitionKeys": [{"Name": name, "Type": kind} for name, kind in PARTITION_KEYS],
+            "Parameters": resources.projection(location, programs),
+            "StorageDescriptor": {
+                "Columns": glue_columns(),
+                "Location": location,
+                "InputFormat": resources.PARQUET_INPUT_FORMAT,
+                "OutputFormat": resources.PARQUET_OUTPUT_FORMAT,
+                "SerdeInfo": {"SerializationLibrary": resources.PARQUET_SERDE},
+            },
+        },
+    )
+    # The cloud workgroup also sends results, KMS-encrypted, to its own bucket and caps the
+    # bytes scanned; moto neither writes workgroup results nor scans, so neither is mirrored.
+    clients.athena.create_work_group(
+        Name=resources.WORKGROUP,
+        Description=resources.WORKGROUP_DESCRIPTION,
+        Configuration={
+            "EnforceWorkGroupConfiguration": True,
+            "PublishCloudWatchMetricsEnabled": True,
+            "EngineVersion": {"SelectedEngineVersion": resources.ATHENA_ENGINE_VERSION},
+        },
+    )
+    for query in named_queries().values():
+        clients.athena.create_named_query(
+            Name=query.name,
+            Description=query.description,
+            Database=resources.DATABASE,
+            QueryString=resources.published_sql(query, programs),
+            WorkGroup=resources.WORKGROUP,
+        )
 
 
 def provision_program(clients: Clients, settings: Settings, program: str) -> str:

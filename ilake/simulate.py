@@ -177,3 +177,134 @@ def make_batch(
         "agent": {"version": "0.1.0", "os": "macos", "os_version": "15.1"},
         "events": events,
     }
+
+
+# -- sessions: what `ilake simulate` sends ------------------------------------------------------
+
+AGENT = {"version": "0.1.0", "os": "macos", "os_version": "15.1"}
+ACTIVITIES = {  # share of a working session, by what the person is doing
+    "point_and_click": 30,
+    "scroll": 14,
+    "menu": 10,
+    "shortcut": 12,
+    "typing": 12,
+    "switch_app": 8,
+    "copy": 4,
+    "drag": 4,
+    "idle": 5,
+    "break": 1,
+}
+
+
+class Session:
+    """One employee's working session, activity by activity, at a human pace (about 2 events/s).
+
+    Pointer paths end in clicks, menus are opened with a click, typing is key presses ending in
+    a text field's content, switching apps changes the focused window (whose title may carry
+    personal data), copying fills the clipboard. Deterministic for a seed.
+    """
+
+    def __init__(self, seed: int, *, subject: str, device: str, start_ms: int) -> None:
+        self.rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible by seed
+        self.session = f"session-{subject}-{seed}"
+        self.subject, self.device = subject, device
+        self.app = self.rng.choice(APPS[:-1])
+        self.ts = start_ms
+        self.seq = 0
+        self.pending: list[dict[str, Any]] = []
+
+    def _event(self, etype: str, gap_ms: tuple[int, int], **fields: Any) -> dict[str, Any]:
+        self.ts += self.rng.randint(*gap_ms)
+        self.seq += 1
+        event = make_event(
+            self.rng,
+            etype,
+            ts=self.ts,
+            seq=self.seq,
+            session=self.session,
+            subject=self.subject,
+            device=self.device,
+            app=self.app,
+        )
+        event.update(fields)
+        return event
+
+    def _activity(self, name: str) -> list[dict[str, Any]]:
+        rng, ev = self.rng, self._event
+        if name == "point_and_click":
+            path = [ev("pointer.move", (20, 90)) for _ in range(rng.randint(3, 10))]
+            last = path[-1]
+            return [*path, ev("pointer.click", (80, 400), x=last["x"], y=last["y"])]
+        if name == "scroll":
+            return [ev("pointer.scroll", (40, 160)) for _ in range(rng.randint(3, 12))]
+        if name == "menu":
+            return [
+                ev("pointer.click", (300, 900), y=rng.uniform(0, 40)),
+                ev("menu.select", (600, 2500)),
+            ]
+        if name == "shortcut":
+            return [ev("key.shortcut", (200, 1500))]
+        if name == "typing":
+            keys = [ev("key.press", (90, 260)) for _ in range(rng.randint(4, 25))]
+            return [*keys, ev("text.input", (50, 200))]
+        if name == "switch_app":
+            switch = ev("key.shortcut", (300, 1200), modifiers=["meta"], key="Tab")
+            self.app = rng.choice(APPS)  # now and then a denied one: its events are dropped
+            return [switch, ev("window.focus", (100, 400))]
+        if name == "copy":
+            return [
+                ev("key.shortcut", (300, 1500), modifiers=["meta"], key="c"),
+                ev("clipboard", (5, 30)),
+            ]
+        if name == "drag":
+            return [ev("pointer.move", (20, 90)), ev("pointer.drag", (300, 1200))]
+        if name == "break":
+            pause = ev("capture.pause", (500, 2000), reason="user")
+            return [pause, ev("capture.resume", (30_000, 120_000), reason="user")]
+        self.ts += rng.randint(2_000, 20_000)  # idle: reading, thinking
+        return []
+
+    def until(self, end_ms: int) -> list[dict[str, Any]]:
+        """Events from where the session is until `end_ms` of session time; an activity that
+        runs past `end_ms` is finished in the next call."""
+        names, weights = list(ACTIVITIES), list(ACTIVITIES.values())
+        while self.ts < end_ms:
+            self.ts += self.rng.randint(200, 2_500)  # between activities
+            self.pending.extend(self._activity(self.rng.choices(names, weights)[0]))
+        ready = [e for e in self.pending if e["ts"] <= end_ms]
+        self.pending = self.pending[len(ready) :]
+        return ready
+
+
+def session_batches(
+    seed: int,
+    *,
+    subject: str,
+    device: str,
+    minutes: float,
+    end_ms: int,
+    flush_ms: int = 30_000,
+    max_events: int = 2_000,
+) -> list[dict[str, Any]]:
+    """The batches an agent would post for `minutes` of work ending at `end_ms`: one per
+    `flush_ms` of activity (or per `max_events`), as the agent SDK flushes."""
+    start = end_ms - int(minutes * 60_000)
+    session = Session(seed, subject=subject, device=device, start_ms=start)
+    ids = random.Random(-seed - 1)  # noqa: S311 - batch ids apart from the session's own draws
+    batches: list[dict[str, Any]] = []
+    window_end = start
+    while window_end < end_ms:
+        window_end = min(window_end + flush_ms, end_ms)
+        events = session.until(window_end)
+        for first in range(0, len(events), max_events):
+            chunk = events[first : first + max_events]
+            batches.append(
+                {
+                    "schema": "interaction/1",
+                    "batch_id": str(uuid.UUID(int=ids.getrandbits(128), version=4)),
+                    "sent_at": window_end,
+                    "agent": AGENT,
+                    "events": chunk,
+                }
+            )
+    return batches

@@ -14,48 +14,26 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from lambdas.core.analytics import named_queries
 from lambdas.core.lake import PARTITION_KEYS, glue_columns
+from lambdas.core.resources import (
+    ATHENA_ENGINE_VERSION,
+    DATABASE,
+    DATABASE_DESCRIPTION,
+    PARQUET_INPUT_FORMAT,
+    PARQUET_OUTPUT_FORMAT,
+    PARQUET_SERDE,
+    TABLE,
+    TABLE_TYPE,
+    WORKGROUP,
+    WORKGROUP_DESCRIPTION,
+    projection,
+    published_sql,
+    table_location,
+)
 
 from .defaults import encrypted_bucket, rotated_key
 from .nag import acknowledge
-
-TABLE = "interactions"
-PROJECTION_START = "2026-01-01"
-
-NAMED_QUERIES = {
-    "shortcut-usage-per-app": (
-        "Which keyboard shortcuts are used in which applications (last 7 days)",
-        """SELECT app_name, array_join(modifiers, '+') || '+' || key AS shortcut, count(*) AS uses
-FROM interactions
-WHERE program = '{program}' AND type = 'key.shortcut'
-  AND dt >= date_format(current_date - interval '7' day, '%Y-%m-%d')
-GROUP BY 1, 2 ORDER BY uses DESC LIMIT 100""",
-    ),
-    "menu-paths": (
-        "Most used menu paths per application (last 7 days)",
-        """SELECT app_name, array_join(menu_path, ' > ') AS path, count(*) AS uses
-FROM interactions
-WHERE program = '{program}' AND type = 'menu.select'
-  AND dt >= date_format(current_date - interval '7' day, '%Y-%m-%d')
-GROUP BY 1, 2 ORDER BY uses DESC LIMIT 100""",
-    ),
-    "click-heatmap-bins": (
-        "Click density on a 20x20 grid of the display, per application (one day)",
-        """SELECT app_name, floor(x * 20) AS col, floor(y * 20) AS row, count(*) AS clicks
-FROM interactions
-WHERE program = '{program}' AND type = 'pointer.click' AND dt = '{dt}'
-GROUP BY 1, 2, 3 ORDER BY app_name, row, col""",
-    ),
-    "daily-volume": (
-        "Events per day and type, with redactions, for the last 30 days",
-        """SELECT dt, type, count(*) AS events,
-       sum(cardinality(map_keys(coalesce(redactions, MAP())))) AS events_with_redactions
-FROM interactions
-WHERE program = '{program}'
-  AND dt >= date_format(current_date - interval '30' day, '%Y-%m-%d')
-GROUP BY 1, 2 ORDER BY 1, 2""",
-    ),
-}
 
 
 class LakeCatalog(Construct):
@@ -76,19 +54,19 @@ class LakeCatalog(Construct):
             "Database",
             catalog_id=Aws.ACCOUNT_ID,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
-                name="interaction_lake",
-                description="Interaction Lake: minimized, pseudonymized interaction events",
+                name=DATABASE,
+                description=DATABASE_DESCRIPTION,
             ),
         )
-        location = f"s3://{lake.bucket_name}/interactions/"
+        location = table_location(lake.bucket_name)
         self.table = glue.CfnTable(
             self,
             "Interactions",
             catalog_id=Aws.ACCOUNT_ID,
-            database_name="interaction_lake",
+            database_name=DATABASE,
             table_input=glue.CfnTable.TableInputProperty(
                 name=TABLE,
-                table_type="EXTERNAL_TABLE",
+                table_type=TABLE_TYPE,
                 partition_keys=[
                     glue.CfnTable.ColumnProperty(name=name, type=kind)
                     for name, kind in PARTITION_KEYS
@@ -100,13 +78,9 @@ class LakeCatalog(Construct):
                         for c in glue_columns()
                     ],
                     location=location,
-                    input_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-                    output_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library=(
-                            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-                        )
-                    ),
+                    input_format=PARQUET_INPUT_FORMAT,
+                    output_format=PARQUET_OUTPUT_FORMAT,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(serialization_library=PARQUET_SERDE),
                 ),
             ),
         )
@@ -142,15 +116,15 @@ class LakeCatalog(Construct):
         self.workgroup = athena.CfnWorkGroup(
             self,
             "Workgroup",
-            name="interaction-lake",
-            description="Analysts' workgroup: enforced, encrypted, capped",
+            name=WORKGROUP,
+            description=WORKGROUP_DESCRIPTION,
             state="ENABLED",
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
                 enforce_work_group_configuration=True,
                 publish_cloud_watch_metrics_enabled=True,
                 bytes_scanned_cutoff_per_query=bytes_cutoff,
                 engine_version=athena.CfnWorkGroup.EngineVersionProperty(
-                    selected_engine_version="Athena engine version 3"
+                    selected_engine_version=ATHENA_ENGINE_VERSION
                 ),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=f"s3://{self.results.bucket_name}/results/",
@@ -160,35 +134,14 @@ class LakeCatalog(Construct):
                 ),
             ),
         )
-        example = programs[0] if programs else "program"
-        for query_id, (description, sql) in NAMED_QUERIES.items():
-            query = athena.CfnNamedQuery(
+        for query in named_queries().values():
+            named = athena.CfnNamedQuery(
                 self,
-                f"Query{''.join(p.capitalize() for p in query_id.split('-'))}",
-                name=query_id,
-                description=description,
-                database="interaction_lake",
+                f"Query{''.join(p.capitalize() for p in query.name.split('-'))}",
+                name=query.name,
+                description=query.description,
+                database=DATABASE,
                 work_group=self.workgroup.name,
-                query_string=sql.replace("{program}", example).replace("{dt}", PROJECTION_START),
+                query_string=published_sql(query, programs),
             )
-            query.node.add_dependency(self.workgroup)
-
-
-def projection(location: str, programs: list[str]) -> dict[str, str]:
-    """Partition projection parameters: Athena computes partitions instead of listing them."""
-    return {
-        "classification": "parquet",
-        "parquet.compression": "ZSTD",
-        "projection.enabled": "true",
-        "projection.program.type": "enum",
-        "projection.program.values": ",".join(sorted(programs)),
-        "projection.dt.type": "date",
-        "projection.dt.format": "yyyy-MM-dd",
-        "projection.dt.range": f"{PROJECTION_START},NOW",
-        "projection.dt.interval": "1",
-        "projection.dt.interval.unit": "DAYS",
-        "projection.hour.type": "integer",
-        "projection.hour.range": "0,23",
-        "projection.hour.digits": "2",
-        "storage.location.template": (location + "program=${program}/dt=${dt}/hour=${hour}/"),
-    }
+            named.node.add_dependency(self.workgroup)

@@ -10,6 +10,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from lambdas.core.resources import AGENTS, AUDIT, IDEMPOTENCY, PROGRAM_STATE, TableDeclaration
+
 from .defaults import rotated_key
 from .nag import acknowledge
 
@@ -23,32 +25,22 @@ class RuntimeTables(Construct):
             description="Interaction Lake runtime tables (state, agents, idempotency, audit)",
             removal=removal,
         )
-        self.program_state = self._table("ProgramState", "program", removal=removal)
-        self.agents = self._table("Agents", "token_hash", removal=removal)
-        # Powertools Idempotency's default attribute names: id, expiration
-        self.idempotency = self._table(
-            "Idempotency", "id", ttl="expiration", removal=RemovalPolicy.DESTROY
-        )
-        self.audit = self._table("Audit", "program", sort_key="at", removal=removal)
+        # keys and TTLs come from lambdas.core.resources, which local mode provisions too
+        self.program_state = self._table(PROGRAM_STATE, removal=removal)
+        self.agents = self._table(AGENTS, removal=removal)
+        self.idempotency = self._table(IDEMPOTENCY, removal=RemovalPolicy.DESTROY)
+        self.audit = self._table(AUDIT, removal=removal)
 
-    def _table(
-        self,
-        construct_id: str,
-        partition_key: str,
-        *,
-        sort_key: str | None = None,
-        ttl: str | None = None,
-        removal: RemovalPolicy,
-    ) -> dynamodb.Table:
+    def _table(self, declared: TableDeclaration, *, removal: RemovalPolicy) -> dynamodb.Table:
         table = dynamodb.Table(
             self,
-            construct_id,
+            declared.role,
             partition_key=dynamodb.Attribute(
-                name=partition_key, type=dynamodb.AttributeType.STRING
+                name=declared.partition_key, type=dynamodb.AttributeType.STRING
             ),
             sort_key=(
-                dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING)
-                if sort_key
+                dynamodb.Attribute(name=declared.sort_key, type=dynamodb.AttributeType.STRING)
+                if declared.sort_key
                 else None
             ),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -57,7 +49,7 @@ class RuntimeTables(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            time_to_live_attribute=ttl,
+            time_to_live_attribute=declared.ttl_attribute,
             deletion_protection=removal is RemovalPolicy.RETAIN,
             removal_policy=removal,
         )

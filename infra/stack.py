@@ -9,6 +9,8 @@ from __future__ import annotations
 from aws_cdk import RemovalPolicy, Stack
 from constructs import Construct
 
+from lambdas.core import resources
+
 from .access import LakeAccess
 from .catalog import LakeCatalog
 from .config import AppConfig
@@ -57,8 +59,8 @@ class InteractionLakeStack(Stack):
             lake=self.storage.bucket,
             results=self.catalog.results,
             results_key=self.catalog.results_key,
-            workgroup="interaction-lake",
-            database="interaction_lake",
+            workgroup=resources.WORKGROUP,
+            database=resources.DATABASE,
             keys=self.keys,
         )
         self.observability = Observability(

@@ -88,3 +88,48 @@ def revoke_agent(dynamodb: Any, table: str, token: str) -> None:
         ExpressionAttributeValues={":revoked": {"S": "revoked"}},
         ConditionExpression="attribute_exists(token_hash)",
     )
+
+
+def _scan_program(dynamodb: Any, table: str, program: str) -> list[dict[str, Any]]:
+    """The program's agent items. A scan: the table holds one small item per enrolled agent."""
+    items: list[dict[str, Any]] = []
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="#p = :p",
+        ExpressionAttributeNames={"#p": "program"},
+        ExpressionAttributeValues={":p": {"S": program}},
+    ):
+        items.extend(page["Items"])
+    return items
+
+
+def list_agents(dynamodb: Any, table: str, program: str) -> list[dict[str, Any]]:
+    """The program's agents (id, status, created_at, expires_at), oldest first; no hashes."""
+    agents = [
+        {
+            "agent_id": item["agent_id"]["S"],
+            "status": item["status"]["S"],
+            "created_at": int(item["created_at"]["N"]),
+            "expires_at": int(item["expires_at"]["N"]) if "expires_at" in item else None,
+        }
+        for item in _scan_program(dynamodb, table, program)
+    ]
+    return sorted(agents, key=lambda a: (a["created_at"], a["agent_id"]))
+
+
+def revoke_agent_id(dynamodb: Any, table: str, *, program: str, agent_id: str) -> int:
+    """Revoke every active token of `agent_id` in `program`; returns how many were revoked.
+    Operators know agents by id; the tokens themselves exist only on the agents."""
+    revoked = 0
+    for item in _scan_program(dynamodb, table, program):
+        if item["agent_id"]["S"] == agent_id and item["status"]["S"] == "active":
+            dynamodb.update_item(
+                TableName=table,
+                Key={"token_hash": item["token_hash"]},
+                UpdateExpression="SET #s = :revoked",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":revoked": {"S": "revoked"}},
+                ConditionExpression="attribute_exists(token_hash)",
+            )
+            revoked += 1
+    return revoked

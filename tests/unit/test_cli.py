@@ -1,4 +1,4 @@
-"""The `ilake` command's program subcommands and its error exits."""
+"""The `ilake` command without a running stack: program commands, help texts and error exits."""
 
 from __future__ import annotations
 
@@ -7,31 +7,141 @@ from pathlib import Path
 
 import pytest
 
-from ilake.cli import main
+from ilake.cli import app, main
+
+COMMANDS = [
+    ["demo"],
+    ["simulate"],
+    ["query"],
+    ["report"],
+    ["programs", "list"],
+    ["programs", "show"],
+    ["programs", "validate"],
+    ["agents", "enroll"],
+    ["agents", "list"],
+    ["agents", "revoke"],
+    ["local", "up"],
+]
 
 
-def test_programs_check_lists_every_valid_program(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["programs", "check"]) == 0
+def test_every_command_is_listed_here() -> None:
+    """A new command must get a --help test below: compare with the app's own registry."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+    found = []
+    for name, command in root.commands.items():  # type: ignore[attr-defined]
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            found += [[name, sub] for sub in subcommands]
+        else:
+            found.append([name])
+    assert sorted(found) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "Example" in text
+    assert f"ilake {' '.join(command)}" in text or "mkdir -p .ilake && ilake local up" in text
+
+
+def test_programs_validate_lists_every_valid_program(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["programs", "validate"]) == 0
     out = capsys.readouterr().out
     assert "ok menu-navigation (menu-navigation@1" in out
     assert "ok shortcut-learning (shortcut-learning@1" in out
 
 
-def test_programs_check_names_the_file_and_field_of_an_invalid_program(
+def test_an_invalid_program_file_exits_1_naming_the_file_and_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "broken.toml").write_text('name = "broken"\nversion = "one"\n')
-    assert main(["--programs", str(tmp_path), "programs", "check"]) == 1
-    err = capsys.readouterr().err
-    assert "broken.toml" in err
-    assert "version" in err
+    for command in (["programs", "validate"], ["programs", "list"]):
+        assert main(["--programs", str(tmp_path), *command]) == 1
+        err = capsys.readouterr().err
+        assert "broken.toml" in err
+        assert "version" in err
 
 
-def test_programs_policy_prints_the_effective_policy(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["programs", "policy", "shortcut-learning"]) == 0
+def test_programs_list_shows_each_program_with_its_retention(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["programs", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "menu-navigation" in out
+    assert "180 days" in out
+    assert "shortcut-learning" in out
+
+
+def test_programs_show_prints_the_effective_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["programs", "show", "shortcut-learning"]) == 0
     policy = json.loads(capsys.readouterr().out)
     assert policy["text"]["window_titles"] == "hash"
-    assert main(["programs", "policy", "nope"]) == 1
+    assert "1Password" in " ".join(policy["apps"]["deny"]) or policy["apps"]["deny"]
+
+
+def test_unknown_program_exits_2_and_names_the_declared_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["programs", "show", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no such program: 'nope'" in err
+    assert "menu-navigation" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bogus"],
+        ["query", "--format", "xml", "SELECT 1"],
+        ["simulate"],  # --program is required
+        ["simulate", "--program", "menu-navigation", "--agents", "0"],
+        ["agents", "enroll", "--program", "menu-navigation"],  # --agent-id is required
+    ],
+    ids=["unknown-command", "bad-format", "missing-program", "zero-agents", "missing-agent-id"],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["query", "SELECT 1"],
+        ["report"],
+        ["simulate", "--program", "menu-navigation"],
+        ["agents", "list", "--program", "menu-navigation"],
+    ],
+    ids=["query", "report", "simulate", "agents"],
+)
+def test_commands_that_need_local_mode_say_how_to_start_it(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--state-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "local.json not found" in err
+    assert "ilake local up" in err
+
+
+def test_query_needs_sql_or_a_named_query_but_not_both(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["query"]) == 2
+    assert main(["query", "SELECT 1", "--named", "menu-paths"]) == 2
+    assert main(["query", "--named", "no-such-query", "--program", "menu-navigation"]) == 2
+    assert "known: " in capsys.readouterr().err
+    assert main(["query", "--named", "menu-paths"]) == 2
+    assert "--program" in capsys.readouterr().err
+
+
+def test_aws_agents_commands_need_the_stacks_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["agents", "list", "--program", "menu-navigation", "--aws"]) == 2
+    assert "--table" in capsys.readouterr().err
 
 
 def test_local_up_refuses_a_missing_state_dir_with_exit_code_2(
@@ -46,3 +156,11 @@ def test_local_up_refuses_a_non_loopback_host(
 ) -> None:
     assert main(["local", "up", "--host", "0.0.0.0", "--state-dir", str(tmp_path)]) == 2
     assert "loopback only" in capsys.readouterr().err
+
+
+def test_a_corrupt_state_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "local.json").write_text('{"api_url": 1}')
+    assert main(["query", "SELECT 1", "--state-dir", str(tmp_path)]) == 2
+    assert "not a local mode state file" in capsys.readouterr().err

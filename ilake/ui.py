@@ -1,0 +1,98 @@
+"""Terminal presentation shared by the commands and the demo: consoles, tables, progress."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections import Counter
+from enum import StrEnum
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from .loadgen import Summary, plan, simulate
+
+# Piped output (CI logs, `| less`) gets a wide table instead of rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 160
+out = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, width=_WIDTH)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def print_rows(
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    output: OutputFormat = OutputFormat.table,
+    *,
+    title: str | None = None,
+) -> None:
+    if output is OutputFormat.json:
+        print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str))
+    elif output is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        if title:
+            out.print(f"[bold]{title}[/]")
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        out.print(table)
+
+
+def simulate_with_progress(
+    state: Any,
+    program: str,
+    *,
+    agents: int,
+    minutes: float,
+    seed: int = 0,
+    spread_hours: float = 0,
+) -> Summary:
+    """`ilake simulate`'s work: plan the sessions, post them, show a progress bar on stderr."""
+    plans = plan(agents=agents, minutes=minutes, seed=seed, spread_hours=spread_hours)
+    total = sum(len(batch["events"]) for batches in plans for batch in batches)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"{program}: {agents} agents x {minutes:g} min", total=total)
+        return simulate(
+            plans,
+            api_url=state.api_url,
+            token=state.programs[program]["token"],
+            program=program,
+            seed=seed,
+            on_batch=lambda n: progress.advance(task, n),
+        )
+
+
+def print_summary(summary: Summary) -> None:
+    batches = ", ".join(f"{n} x {status}" for status, n in sorted(summary.batches.items()))
+    out.print(
+        f"[bold]{summary.program}[/]: {summary.agents} agents, "
+        f"{sum(summary.batches.values())} batches ({batches}), {summary.events_sent:,} events "
+        f"in {summary.seconds:.1f} s = {summary.events_per_second:,.0f} events/s"
+    )
+    out.print(f"  accepted {summary.accepted:,}; retries {summary.retries}")
+    out.print(f"  not stored, by reason: {counts(summary.rejected)}")
+    out.print(f"  redactions, by detector: {counts(summary.redactions)}")
+    if summary.stopped:
+        out.print(f"  agents stopped early: {counts(summary.stopped)}")
+
+
+def counts(counter: Counter[Any]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in counter.most_common()) or "none"

@@ -1,0 +1,90 @@
+"""The AWS resources the runtime relies on, declared once for the CDK app and for local mode.
+
+`infra/` builds its constructs from these declarations and `ilake.provision` creates the same
+things against moto; `tests/infra/test_drift.py` proves that the two agree. Pure Python (no
+aws_cdk): the Lambdas and the CLI import it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .analytics import NamedQuery
+
+
+@dataclass(frozen=True, slots=True)
+class TableDeclaration:
+    """A DynamoDB table with string keys, billed on demand."""
+
+    role: str  # also the table's construct id in the CDK app
+    env: str  # the environment variable that gives the runtime the table's name
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+
+    @property
+    def key_schema(self) -> list[dict[str, str]]:
+        """DynamoDB's KeySchema, partition key first."""
+        schema = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
+        if self.sort_key:
+            schema.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
+        return schema
+
+    @property
+    def attribute_definitions(self) -> list[dict[str, str]]:
+        return [
+            {"AttributeName": key["AttributeName"], "AttributeType": "S"} for key in self.key_schema
+        ]
+
+
+PROGRAM_STATE = TableDeclaration("ProgramState", "PROGRAM_STATE_TABLE", "program")
+AGENTS = TableDeclaration("Agents", "AGENTS_TABLE", "token_hash")
+# Powertools Idempotency's default attribute names: id, expiration
+IDEMPOTENCY = TableDeclaration("Idempotency", "IDEMPOTENCY_TABLE", "id", ttl_attribute="expiration")
+AUDIT = TableDeclaration("Audit", "AUDIT_TABLE", "program", sort_key="at")
+TABLES: tuple[TableDeclaration, ...] = (PROGRAM_STATE, AGENTS, IDEMPOTENCY, AUDIT)
+
+# The Glue catalog and the Athena workgroup analysts query through (DESIGN 3)
+DATABASE = "interaction_lake"
+DATABASE_DESCRIPTION = "Interaction Lake: minimized, pseudonymized interaction events"
+TABLE = "interactions"
+TABLE_TYPE = "EXTERNAL_TABLE"
+PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PROJECTION_START = "2026-01-01"
+WORKGROUP = "interaction-lake"
+WORKGROUP_DESCRIPTION = "Analysts' workgroup: enforced, encrypted, capped"
+ATHENA_ENGINE_VERSION = "Athena engine version 3"
+
+
+def table_location(bucket: str) -> str:
+    """Where the `interactions` table's files live (see lake.object_key)."""
+    return f"s3://{bucket}/interactions/"
+
+
+def projection(location: str, programs: Iterable[str]) -> dict[str, str]:
+    """Partition projection parameters: Athena computes partitions instead of listing them."""
+    return {
+        "classification": "parquet",
+        "parquet.compression": "ZSTD",
+        "projection.enabled": "true",
+        "projection.program.type": "enum",
+        "projection.program.values": ",".join(sorted(programs)),
+        "projection.dt.type": "date",
+        "projection.dt.format": "yyyy-MM-dd",
+        "projection.dt.range": f"{PROJECTION_START},NOW",
+        "projection.dt.interval": "1",
+        "projection.dt.interval.unit": "DAYS",
+        "projection.hour.type": "integer",
+        "projection.hour.range": "0,23",
+        "projection.hour.digits": "2",
+        "storage.location.template": (location + "program=${program}/dt=${dt}/hour=${hour}/"),
+    }
+
+
+def published_sql(query: NamedQuery, programs: Iterable[str]) -> str:
+    """The text a named query is saved with in the workgroup: runnable as it stands, for the
+    first program (sorted) from the first projected day."""
+    return query.render(program=min(programs, default="program"), dt=PROJECTION_START)

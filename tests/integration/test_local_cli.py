@@ -1,0 +1,331 @@
+"""The analyst and operator commands against a running local stack, over real HTTP and the S3
+endpoint: simulate, query (DuckDB and Athena), agents, report, and `ilake local up` as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ilake.cli import main
+from ilake.loadgen import Agent, Summary
+from ilake.local import LocalStack, LocalState, free_port
+from ilake.metrics import sums_by_program
+from ilake.simulate import make_batch
+from ilake.ui import simulate_with_progress
+from lambdas.authorizer import handler as authorizer_handler
+from lambdas.core.agents import enroll_agent
+from lambdas.core.settings import BUNDLED_PROGRAMS
+from lambdas.ingest import handler as ingest_handler
+
+pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
+PROGRAMS = ("menu-navigation", "shortcut-learning")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalState, Path]]:
+    saved = dict(os.environ)
+    state_dir = tmp_path_factory.mktemp("ilake")
+    local = LocalStack(programs_dir=BUNDLED_PROGRAMS, state_dir=state_dir, port=free_port())
+    try:
+        yield local.start(), state_dir
+    finally:
+        local.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        ingest_handler.service.cache_clear()
+        authorizer_handler._dynamodb.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def simulated(stack: tuple[LocalState, Path]) -> dict[str, Summary]:
+    """Both programs' agents posted over HTTP before any test looks at the lake."""
+    state, _ = stack
+    return {
+        program: simulate_with_progress(
+            state, program, agents=3, minutes=4, seed=seed, spread_hours=3
+        )
+        for seed, program in enumerate(PROGRAMS)
+    }
+
+
+def client(state: LocalState, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=state.aws_endpoint_url,
+        region_name=state.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def query_json(
+    state_dir: Path, sql: str, capsys: pytest.CaptureFixture[str], *extra: str
+) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    assert main(["query", sql, "--format", "json", "--state-dir", str(state_dir), *extra]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_every_simulated_batch_is_acknowledged(simulated: dict[str, Summary]) -> None:
+    for summary in simulated.values():
+        assert set(summary.batches) == {200}
+        assert summary.accepted > 0
+        assert summary.events_sent == summary.accepted + sum(summary.rejected.values())
+    assert simulated["menu-navigation"].redactions["email"] > 0
+    assert simulated["shortcut-learning"].rejected["denied_app"] > 0
+
+
+def test_the_lake_holds_exactly_what_was_acknowledged(
+    stack: tuple[LocalState, Path],
+    simulated: dict[str, Summary],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, state_dir = stack
+    rows = query_json(
+        state_dir,
+        "SELECT program, count(*) AS n, count(DISTINCT event_id) AS ids FROM interactions "
+        "GROUP BY program ORDER BY program",
+        capsys,
+    )
+    assert rows == [
+        {"program": p, "n": simulated[p].accepted, "ids": simulated[p].accepted} for p in PROGRAMS
+    ]
+
+
+def test_every_object_is_encrypted_under_its_programs_key(
+    stack: tuple[LocalState, Path], simulated: dict[str, Summary]
+) -> None:
+    state, _ = stack
+    s3 = client(state, "s3")
+    objects = s3.list_objects_v2(Bucket=state.bucket, Prefix="interactions/")["Contents"]
+    assert len(objects) == sum(s.batches[200] for s in simulated.values())
+    for item in objects:
+        program = item["Key"].split("/")[1].removeprefix("program=")
+        head = s3.head_object(Bucket=state.bucket, Key=item["Key"])
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] == state.programs[program]["key_id"]
+        assert head["BucketKeyEnabled"] is True
+
+
+def test_handler_metrics_reach_cloudwatch_with_the_counts_agents_were_told(
+    stack: tuple[LocalState, Path], simulated: dict[str, Summary]
+) -> None:
+    state, _ = stack
+    cloudwatch = client(state, "cloudwatch")
+    rejected = sums_by_program(cloudwatch, "Rejected.")
+    redactions = sums_by_program(cloudwatch, "Redactions.")
+    for program, summary in simulated.items():
+        assert rejected[program] == dict(summary.rejected)
+        assert redactions.get(program, {}) == dict(summary.redactions)
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_named_queries_run_through_the_cli(
+    stack: tuple[LocalState, Path],
+    simulated: dict[str, Summary],
+    program: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, state_dir = stack
+    capsys.readouterr()
+    argv = ["query", "--named", "daily-volume", "--program", program, "--format", "json"]
+    assert main([*argv, "--state-dir", str(state_dir)]) == 0
+    volume = json.loads(capsys.readouterr().out)
+    assert sum(row["events"] for row in volume) == simulated[program].accepted
+
+
+def test_csv_and_table_formats(
+    stack: tuple[LocalState, Path],
+    simulated: dict[str, Summary],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, state_dir = stack
+    sql = "SELECT type, count(*) AS n FROM interactions GROUP BY 1 ORDER BY 2 DESC, 1"
+    capsys.readouterr()
+    assert main(["query", sql, "-f", "csv", "--state-dir", str(state_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "type,n"
+    assert sum(int(line.split(",")[1]) for line in lines[1:]) == sum(
+        s.accepted for s in simulated.values()
+    )
+    assert main(["query", sql, "--state-dir", str(state_dir)]) == 0
+    captured = capsys.readouterr()
+    assert "pointer.move" in captured.out
+    assert f"{len(lines) - 1} row(s)" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT * FROM employees", "Table with name employees does not exist"),
+        ("SELEKT 1", "syntax error"),
+    ],
+)
+def test_bad_sql_exits_2_with_a_clear_one_line_message(
+    stack: tuple[LocalState, Path], sql: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, state_dir = stack
+    capsys.readouterr()
+    assert main(["query", sql, "--state-dir", str(state_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "query refused" in err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_athena_path_runs_in_the_workgroup_and_pages_moto_canned_results(
+    stack: tuple[LocalState, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, state_dir = stack
+    canned = {
+        "region": state.region,
+        "results": [
+            {
+                "rows": [
+                    {"Data": [{"VarCharValue": "type"}, {"VarCharValue": "n"}]},
+                    {"Data": [{"VarCharValue": "pointer.click"}, {"VarCharValue": "42"}]},
+                ],
+                "column_info": [
+                    {"Name": "type", "Type": "varchar"},
+                    {"Name": "n", "Type": "bigint"},
+                ],
+            }
+        ],
+    }
+    request = urllib.request.Request(
+        f"{state.aws_endpoint_url}/moto-api/static/athena/query-results",
+        data=json.dumps(canned).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+    rows = query_json(
+        state_dir, "SELECT type, count(*) AS n FROM interactions GROUP BY 1", capsys, "--athena"
+    )
+    assert rows == [{"type": "pointer.click", "n": "42"}]
+    executions = client(state, "athena").list_query_executions(WorkGroup="interaction-lake")
+    assert executions["QueryExecutionIds"]
+
+
+def test_agents_enroll_list_revoke_through_the_cli(
+    stack: tuple[LocalState, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, state_dir = stack
+    where = ["--program", "menu-navigation", "--state-dir", str(state_dir)]
+    capsys.readouterr()
+    assert main(["agents", "enroll", "--agent-id", "LAPTOP-77", *where]) == 0
+    enrolled = capsys.readouterr()
+    token = enrolled.out.strip()
+    assert token.startswith("ilk_")
+    assert "shown once" in enrolled.err
+    agent = Agent(state.api_url, token, "menu-navigation")
+    batch = make_batch(20, seed=77, start_ms=int(time.time() * 1000) - 60_000)
+    assert agent.post(batch)[0] == 200
+
+    assert main(["agents", "list", *where]) == 0
+    listing = capsys.readouterr().out
+    assert re.search(r"LAPTOP-77\s+│\s+active", listing)
+    assert token not in listing
+
+    assert main(["agents", "revoke", "--agent-id", "LAPTOP-77", *where]) == 0
+    assert "revoked 1 token" in capsys.readouterr().out
+    assert agent.post({**batch, "batch_id": "2f8e6f35-4c4b-4f57-9d5e-5d1f6a4c3b21"})[0] == 401
+    assert main(["agents", "list", *where]) == 0
+    assert re.search(r"LAPTOP-77\s+│\s+revoked", capsys.readouterr().out)
+    assert main(["agents", "revoke", "--agent-id", "LAPTOP-77", *where]) == 2
+    agent.close()
+
+
+def test_a_token_of_a_retired_program_gets_404(stack: tuple[LocalState, Path]) -> None:
+    """A program file removed while its agents still hold tokens: the route is unknown."""
+    state, _ = stack
+    token = enroll_agent(
+        client(state, "dynamodb"), "ilake-local-agents", program="retired", agent_id="old-agent"
+    )
+    agent = Agent(state.api_url, token, "retired")
+    status, answer, _ = agent.post(make_batch(5, start_ms=int(time.time() * 1000) - 60_000))
+    agent.close()
+    assert (status, answer["error"]) == (404, "unknown_program")
+
+
+def test_report_is_written_from_the_lake_and_the_metrics(
+    stack: tuple[LocalState, Path],
+    simulated: dict[str, Summary],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, state_dir = stack
+    out = state_dir / "nested" / "report.html"
+    assert main(["report", "--out", str(out), "--state-dir", str(state_dir)]) == 0
+    assert str(out.resolve()) in capsys.readouterr().out
+    page = out.read_text()
+    assert page.startswith("<!DOCTYPE html>") or page.lower().startswith("<!doctype html>")
+    for program in PROGRAMS:
+        assert program in page
+    for reason in simulated["shortcut-learning"].rejected:
+        assert reason in page
+    assert "<script" not in page.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+
+
+def test_cli_simulate_prints_a_summary_that_matches_the_lake(
+    stack: tuple[LocalState, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, state_dir = stack
+    count = "SELECT count(*) AS n FROM interactions WHERE program = 'menu-navigation'"
+    before = query_json(state_dir, count, capsys)[0]["n"]
+    argv = ["simulate", "--program", "menu-navigation", "--agents", "2", "--minutes", "1"]
+    assert main([*argv, "--seed", "9", "--state-dir", str(state_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"menu-navigation: 2 agents, \d+ batches \(\d+ x 200\)", printed)
+    assert "events/s" in printed
+    assert "not stored, by reason: type_not_allowed" in printed
+    accepted = int(re.search(r"accepted ([\d,]+)", printed).group(1).replace(",", ""))  # type: ignore[union-attr]
+    after = query_json(state_dir, count, capsys)[0]["n"]
+    assert after - before == accepted > 0
+
+
+def test_local_up_as_a_process_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ilake.cli", "local", "up", "--port", str(port),
+         "--state-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "local.json").exists():
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "local up did not start within 60 s"
+            time.sleep(0.2)
+        state = LocalState.read(tmp_path)
+        token = state.programs["menu-navigation"]["token"]
+        agent = Agent(state.api_url, token, "menu-navigation")
+        batch = make_batch(10, seed=5, start_ms=int(time.time() * 1000) - 60_000)
+        assert agent.post(batch)[0] == 200
+        agent.close()
+        moto_port = int(state.aws_endpoint_url.rsplit(":", 1)[1])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert f"API        http://127.0.0.1:{port}" in stdout
+    assert not (tmp_path / "local.lock").exists()
+    for closed in (port, moto_port):
+        with pytest.raises(OSError):  # noqa: PT011 - nothing listens any more
+            urllib.request.urlopen(f"http://127.0.0.1:{closed}/", timeout=2)

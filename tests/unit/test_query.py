@@ -1,0 +1,256 @@
+"""Analyst queries: the Athena named queries run unchanged on DuckDB over the lake's files, and
+their answers match an independent count over the same rows."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from pyarrow import fs
+
+from ilake.loadgen import plan
+from ilake.query import QueryError, Result, connect, lake_dataset, run_athena, run_duckdb
+from lambdas.core.analytics import BUNDLED_QUERIES, NamedQuery, named_queries
+from lambdas.core.lake import object_key, to_parquet
+from lambdas.core.programs import load_programs
+
+from .conftest import PROGRAMS_DIR, encode, ingest
+
+PROGRAMS = ("menu-navigation", "shortcut-learning")
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pa.Table]]:
+    """Both programs' simulated sessions through the real pipeline, written in the lake layout."""
+    root = tmp_path_factory.mktemp("lake")
+    programs = load_programs(PROGRAMS_DIR)
+    now_ms = int(time.time() * 1000)
+    stored: dict[str, list[pa.Table]] = {p: [] for p in PROGRAMS}
+    for seed, name in enumerate(PROGRAMS):
+        for batches in plan(agents=3, minutes=6, seed=seed, end_ms=now_ms):
+            for batch in batches:
+                outcome = ingest(encode(batch), programs[name], received_at_ms=now_ms)
+                if outcome.table is None:
+                    continue
+                stored[name].append(outcome.table)
+                path = root / object_key(name, datetime.now(UTC), outcome.batch_id)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(to_parquet(outcome.table))
+    return root, {name: pa.concat_tables(tables) for name, tables in stored.items()}
+
+
+@pytest.fixture
+def con(lake: tuple[Path, dict[str, pa.Table]]) -> Any:
+    root, _ = lake
+    return connect(lake_dataset(str(root / "interactions"), fs.LocalFileSystem()))
+
+
+def rows_of(table: pa.Table) -> list[dict[str, Any]]:
+    return table.to_pylist()  # type: ignore[no-any-return]
+
+
+def render(name: str, program: str) -> str:
+    return named_queries()[name].render(program=program, dt=datetime.now(UTC).date().isoformat())
+
+
+def test_every_query_file_has_a_description_and_a_select() -> None:
+    queries = named_queries()
+    assert set(queries) == {p.stem for p in BUNDLED_QUERIES.glob("*.sql")}
+    assert len(queries) >= 4
+    for query in queries.values():
+        assert query.description
+        assert query.sql.lstrip().upper().startswith("SELECT")
+        assert "{program}" in query.sql
+
+
+def test_a_query_file_without_a_description_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "bad.sql").write_text("SELECT 1\n")
+    with pytest.raises(ValueError, match="description"):
+        named_queries(tmp_path)
+
+
+def test_render_fills_both_placeholders() -> None:
+    query = NamedQuery("q", "d", "WHERE program = '{program}' AND dt = '{dt}'")
+    assert query.render(program="p", dt="2026-11-27") == "WHERE program = 'p' AND dt = '2026-11-27'"
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize("name", sorted(named_queries()))
+def test_every_named_query_runs_unchanged_on_duckdb(con: Any, name: str, program: str) -> None:
+    result = run_duckdb(con, render(name, program))
+    assert result.columns
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_shortcut_usage_matches_an_independent_count(
+    con: Any, lake: tuple[Path, dict[str, pa.Table]], program: str
+) -> None:
+    expected = Counter(
+        (row["app_name"], "+".join(row["modifiers"]) + "+" + row["key"])
+        for row in rows_of(lake[1][program])
+        if row["type"] == "key.shortcut"
+    )
+    result = run_duckdb(con, render("shortcut-usage-per-app", program))
+    assert result.columns == ["app_name", "shortcut", "uses"]
+    assert {(a, s): n for a, s, n in result.rows} == dict(expected.most_common(100))
+    assert [n for *_, n in result.rows] == sorted((n for *_, n in result.rows), reverse=True)
+
+
+def test_menu_paths_match_an_independent_count(
+    con: Any, lake: tuple[Path, dict[str, pa.Table]]
+) -> None:
+    rows = rows_of(lake[1]["menu-navigation"])
+    expected = Counter(
+        (row["app_name"], " > ".join(row["menu_path"]))
+        for row in rows
+        if row["type"] == "menu.select"
+    )
+    assert expected, "the simulation must produce menu selections for this program"
+    result = run_duckdb(con, render("menu-paths", "menu-navigation"))
+    assert {(a, p): n for a, p, n in result.rows} == dict(expected)
+
+
+def test_click_heatmap_bins_count_every_click_once(
+    con: Any, lake: tuple[Path, dict[str, pa.Table]]
+) -> None:
+    clicks = [r for r in rows_of(lake[1]["menu-navigation"]) if r["type"] == "pointer.click"]
+    result = run_duckdb(con, render("click-heatmap-bins", "menu-navigation"))
+    assert sum(n for *_, n in result.rows) == len(clicks)
+    assert all(0 <= col <= 19 and 0 <= row <= 19 for _, col, row, _ in result.rows)
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_daily_volume_counts_every_event_by_type(
+    con: Any, lake: tuple[Path, dict[str, pa.Table]], program: str
+) -> None:
+    rows = rows_of(lake[1][program])
+    result = run_duckdb(con, render("daily-volume", program))
+    assert {t: n for _, t, n, _ in result.rows} == Counter(r["type"] for r in rows)
+    assert sum(r for *_, r in result.rows) == sum(1 for r in rows if r["redactions"])
+
+
+def test_partition_columns_are_typed_as_glue_declares_them(con: Any) -> None:
+    result = run_duckdb(
+        con, "SELECT typeof(program), typeof(dt), typeof(hour) FROM interactions LIMIT 1"
+    )
+    assert result.rows == [("VARCHAR", "VARCHAR", "INTEGER")]
+
+
+def test_a_partition_filter_reads_only_that_programs_rows(
+    con: Any, lake: tuple[Path, dict[str, pa.Table]]
+) -> None:
+    for program, table in lake[1].items():
+        result = run_duckdb(
+            con,
+            f"SELECT count(*) FROM interactions WHERE program = '{program}'",
+        )
+        assert result.rows == [(table.num_rows,)]
+
+
+def test_time_functions_work_in_utc_as_in_athena(con: Any) -> None:
+    result = run_duckdb(
+        con, "SELECT hour(TIMESTAMPTZ '2026-11-27 23:30:00+00'), current_setting('TimeZone')"
+    )
+    assert result.rows == [(23, "UTC")]
+
+
+def test_an_empty_lake_is_an_empty_table(tmp_path: Path) -> None:
+    empty = connect(lake_dataset(str(tmp_path / "interactions"), fs.LocalFileSystem()))
+    assert run_duckdb(empty, "SELECT count(*) FROM interactions").rows == [(0,)]
+    assert run_duckdb(empty, render("menu-paths", "menu-navigation")).rows == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELEC 1", "syntax error"),
+        ("SELECT * FROM users", "Table with name users does not exist"),
+        ("SELECT no_such_column FROM interactions", "no_such_column"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "disabled by configuration"),
+        ("SET enable_external_access = true", "Cannot change"),
+    ],
+    ids=["syntax", "unknown-table", "unknown-column", "local-file", "settings"],
+)
+def test_refused_sql_is_a_query_error_with_one_line(con: Any, sql: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message) as refused:
+        run_duckdb(con, sql)
+    assert "\n" not in str(refused.value)
+
+
+# --- Athena path (the client's behaviour; moto's canned results are in the integration tests) ---
+
+
+class FakeAthena:
+    """start -> RUNNING, RUNNING, then `final`; results in two pages, header row first."""
+
+    def __init__(self, final: str = "SUCCEEDED", reason: str | None = None) -> None:
+        self.states = ["RUNNING", "RUNNING", final]
+        self.reason = reason
+        self.started: dict[str, Any] = {}
+
+    def start_query_execution(self, **kwargs: Any) -> dict[str, str]:
+        self.started = kwargs
+        return {"QueryExecutionId": "q-1"}
+
+    def get_query_execution(self, QueryExecutionId: str) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "State": self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        }
+        if self.reason:
+            status["StateChangeReason"] = self.reason
+        return {"QueryExecution": {"Status": status}}
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "get_query_results"
+        meta = {"ColumnInfo": [{"Name": "type"}, {"Name": "n"}]}
+
+        def row(*values: str) -> dict[str, Any]:
+            return {"Data": [{"VarCharValue": v} for v in values]}
+
+        class Pages:
+            @staticmethod
+            def paginate(QueryExecutionId: str) -> list[dict[str, Any]]:
+                return [
+                    {
+                        "ResultSet": {
+                            "ResultSetMetadata": meta,
+                            "Rows": [row("type", "n"), row("a", "1")],
+                        }
+                    },
+                    {"ResultSet": {"ResultSetMetadata": meta, "Rows": [row("b", "2")]}},
+                ]
+
+        return Pages()
+
+
+def test_athena_runs_in_the_workgroup_waits_and_pages_without_the_header() -> None:
+    athena = FakeAthena()
+    naps: list[float] = []
+    result = run_athena(
+        athena, "SELECT 1", workgroup="wg", database="db", sleep=naps.append, poll_seconds=0.5
+    )
+    assert result == Result(["type", "n"], [("a", "1"), ("b", "2")])
+    assert athena.started["WorkGroup"] == "wg"
+    assert athena.started["QueryExecutionContext"] == {"Database": "db"}
+    assert naps == [0.5, 0.5]
+
+
+def test_a_failed_athena_query_is_a_query_error_with_athenas_reason() -> None:
+    with pytest.raises(QueryError, match="failed: SYNTAX_ERROR"):
+        run_athena(
+            FakeAthena("FAILED", "SYNTAX_ERROR: line 1"), "x", workgroup="w", database="d",
+            sleep=lambda _: None,
+        )  # fmt: skip
+
+
+def test_an_athena_query_that_never_finishes_times_out() -> None:
+    athena = FakeAthena("RUNNING")
+    with pytest.raises(QueryError, match="still RUNNING"):
+        run_athena(
+            athena, "x", workgroup="w", database="d", sleep=lambda _: None, timeout_seconds=3
+        )
