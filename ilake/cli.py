@@ -193,18 +193,15 @@ AwsFlag = Annotated[
 
 
 def _agents_table(table: str | None, aws: bool, state_dir: Path) -> tuple[Any, str]:
-    import boto3
-
     from .local import RESOURCE_NAMES
 
-    if aws:
-        if not table:
-            fail("--aws needs --table (the stack's agents table)")
-        return boto3.client("dynamodb"), table
-    state = _local_state(state_dir)
-    return boto3.client("dynamodb", region_name=state.region), table or RESOURCE_NAMES[
-        "AGENTS_TABLE"
-    ]
+    if aws and not table:
+        fail("--aws needs --table (the stack's agents table)")
+    region = None if aws else _local_state(state_dir).region
+
+    import boto3
+
+    return boto3.client("dynamodb", region_name=region), table or RESOURCE_NAMES["AGENTS_TABLE"]
 
 
 @agents_app.command("enroll")
