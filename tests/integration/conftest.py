@@ -7,8 +7,10 @@ import functools
 import gzip
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,10 @@ import pytest
 from moto import mock_aws
 
 from ilake.apigw import proxy_event
+from ilake.local import LocalStack, LocalState, free_port
 from ilake.provision import Clients, provision
 from lambdas.authorizer import handler as authorizer_handler
-from lambdas.core.settings import Settings
+from lambdas.core.settings import BUNDLED_PROGRAMS, Settings
 from lambdas.ingest import handler as ingest_handler
 
 REGION = "eu-west-1"
@@ -161,3 +164,19 @@ def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
     for name, values in (response.get("multiValueHeaders") or {}).items():
         headers[name] = values[-1]
     return response["statusCode"], json.loads(response["body"]), headers
+
+
+@contextmanager
+def running_local_stack(state_dir: Path) -> Iterator[LocalState]:
+    """Local mode on free loopback ports; afterwards the environment and the handlers' cached
+    clients are as before (local mode points them at its moto server)."""
+    saved = dict(os.environ)
+    stack = LocalStack(programs_dir=BUNDLED_PROGRAMS, state_dir=state_dir, port=free_port())
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        ingest_handler.service.cache_clear()
+        authorizer_handler._dynamodb.cache_clear()

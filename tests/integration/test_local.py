@@ -23,22 +23,16 @@ from lambdas.authorizer import handler as authorizer_handler
 from lambdas.core.settings import BUNDLED_PROGRAMS
 from lambdas.ingest import handler as ingest_handler
 
+from .conftest import running_local_stack
+
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalState, Path]]:
-    saved = dict(os.environ)
     state_dir = tmp_path_factory.mktemp("ilake")
-    stack = LocalStack(programs_dir=BUNDLED_PROGRAMS, state_dir=state_dir, port=free_port())
-    try:
-        yield stack.start(), state_dir
-    finally:
-        stack.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        ingest_handler.service.cache_clear()
-        authorizer_handler._dynamodb.cache_clear()
+    with running_local_stack(state_dir) as state:
+        yield state, state_dir
 
 
 def post(

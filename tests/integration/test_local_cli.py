@@ -20,14 +20,13 @@ import pytest
 
 from ilake.cli import main
 from ilake.loadgen import Agent, Summary
-from ilake.local import LocalStack, LocalState, free_port
+from ilake.local import LocalState, free_port
 from ilake.metrics import sums_by_program
 from ilake.simulate import make_batch
 from ilake.ui import simulate_with_progress
-from lambdas.authorizer import handler as authorizer_handler
 from lambdas.core.agents import enroll_agent
-from lambdas.core.settings import BUNDLED_PROGRAMS
-from lambdas.ingest import handler as ingest_handler
+
+from .conftest import running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 PROGRAMS = ("menu-navigation", "shortcut-learning")
@@ -35,17 +34,9 @@ PROGRAMS = ("menu-navigation", "shortcut-learning")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalState, Path]]:
-    saved = dict(os.environ)
     state_dir = tmp_path_factory.mktemp("ilake")
-    local = LocalStack(programs_dir=BUNDLED_PROGRAMS, state_dir=state_dir, port=free_port())
-    try:
-        yield local.start(), state_dir
-    finally:
-        local.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        ingest_handler.service.cache_clear()
-        authorizer_handler._dynamodb.cache_clear()
+    with running_local_stack(state_dir) as state:
+        yield state, state_dir
 
 
 @pytest.fixture(scope="module")
