@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .analytics import NamedQuery
 
@@ -88,3 +89,38 @@ def published_sql(query: NamedQuery, programs: Iterable[str]) -> str:
     """The text a named query is saved with in the workgroup: runnable as it stands, for the
     first program (sorted) from the first projected day."""
     return query.render(program=min(programs, default="program"), dt=PROJECTION_START)
+
+
+# The governance workflows (DESIGN 4.6): one ASL file each in workflows/, used by the CDK app and
+# by local mode with the same placeholders filled.
+WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "workflows"
+WORKFLOWS: tuple[str, ...] = ("pause", "resume", "purge", "erase-subject")
+# Placeholder of a Lambda-backed step -> its handler; local mode's function names.
+GOVERNANCE_HANDLERS = {
+    "PurgeFunction": "lambdas.governance.purge.handler",
+    "EraseFunction": "lambdas.governance.erase.handler",
+}
+LOCAL_FUNCTION_NAMES = {
+    "PurgeFunction": "ilake-local-purge",
+    "EraseFunction": "ilake-local-erase",
+}
+
+
+def workflow_substitutions(
+    *,
+    programs: Iterable[str],
+    program_state_table: str,
+    audit_table: str,
+    lake_bucket: str,
+    key_alias_prefix: str,
+    secret_prefix: str,
+) -> dict[str, str]:
+    """Every placeholder of the ASL files but the Lambda ARNs (see GOVERNANCE_HANDLERS)."""
+    return {
+        "Programs": ",".join(sorted(programs)),
+        "ProgramStateTable": program_state_table,
+        "AuditTable": audit_table,
+        "LakeBucket": lake_bucket,
+        "KeyAliasPrefix": key_alias_prefix,
+        "SecretPrefix": secret_prefix,
+    }

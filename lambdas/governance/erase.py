@@ -1,0 +1,112 @@
+"""Erase-subject workflow steps (one Lambda, three actions):
+
+- `pseudonym`: the subject's pseudonym under the program's secret (the raw subject goes no
+  further than this step's input);
+- `find`: the current objects that hold the pseudonym, reading footers and one column only;
+- `rewrite`: one object without the subject's rows, written under the program's key, then every
+  other version of that key deleted, so no old version still holds them.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+
+from lambdas.core.erasure import scan, without_subject
+from lambdas.core.lake import program_prefix
+from lambdas.core.programs import PROGRAM_NAME
+from lambdas.core.pseudonym import Pseudonymizer
+from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
+
+from .s3 import RangedObject
+
+
+@cache
+def _clients() -> tuple[Any, Any, Any]:
+    return boto3.client("s3"), boto3.client("secretsmanager"), boto3.client("kms")
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    program = str(event["program"])
+    if not PROGRAM_NAME.fullmatch(program):
+        raise ValueError("not a program name")
+    action = event["action"]
+    if action == "pseudonym":
+        return {"subject_pid": pseudonym(program, str(event["subject"]))}
+    if action == "find":
+        return find(program, str(event["subject_pid"]))
+    if action == "rewrite":
+        return rewrite(program, str(event["key"]), str(event["subject_pid"]))
+    raise ValueError("unknown action")
+
+
+def pseudonym(program: str, subject: str) -> str:
+    _, secrets, _ = _clients()
+    name = f"{os.environ.get('SECRET_NAME_PREFIX', SECRET_NAME_PREFIX)}{program}/pseudonymization"
+    secret = secrets.get_secret_value(SecretId=name)["SecretString"]
+    return Pseudonymizer(secret.encode()).pid("subject", subject)
+
+
+def find(program: str, pid: str) -> dict[str, Any]:
+    """Every current object under the program's prefix that holds `pid`, with its row count."""
+    s3, _, _ = _clients()
+    bucket = os.environ["LAKE_BUCKET"]
+    files: list[dict[str, Any]] = []
+    totals = {"files_scanned": 0, "row_groups": 0, "row_groups_read": 0, "get_requests": 0}
+    pages = s3.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, Prefix=program_prefix(program)
+    )
+    for page in pages:
+        for version in page.get("Versions", []):
+            if not version["IsLatest"] or not version["Key"].endswith(".parquet"):
+                continue
+            source = RangedObject(
+                s3, bucket, version["Key"], size=version["Size"], version_id=version["VersionId"]
+            )
+            found = scan(source, pid)
+            totals["files_scanned"] += 1
+            totals["row_groups"] += found.row_groups
+            totals["row_groups_read"] += found.row_groups_read
+            totals["get_requests"] += source.requests
+            if found.rows:
+                files.append({"key": version["Key"], "rows": found.rows})
+    return {"files": files, "rows": sum(f["rows"] for f in files), **totals}
+
+
+def rewrite(program: str, key: str, pid: str) -> dict[str, Any]:
+    """The current version of `key` without `pid`'s rows; every other version deleted."""
+    if not key.startswith(program_prefix(program)):
+        raise ValueError("key outside the program's prefix")
+    s3, _, kms = _clients()
+    bucket = os.environ["LAKE_BUCKET"]
+    current = s3.get_object(Bucket=bucket, Key=key)
+    data, removed = without_subject(current["Body"].read(), pid)
+    keep: str | None = None
+    if data is not None:
+        alias = f"{os.environ.get('KEY_ALIAS_PREFIX', KEY_ALIAS_PREFIX)}{program}"
+        key_arn = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+        written = s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=data,
+            ContentType="application/vnd.apache.parquet",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=key_arn,
+            BucketKeyEnabled=True,
+            ChecksumAlgorithm="SHA256",
+            Metadata={**current.get("Metadata", {}), "erased-rows": str(removed)},
+        )
+        keep = written["VersionId"]
+    stale = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            if entry["Key"] == key and entry["VersionId"] != keep:
+                stale.append({"Key": key, "VersionId": entry["VersionId"]})
+    for start in range(0, len(stale), 1000):
+        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start : start + 1000]})
+        if answer.get("Errors"):
+            raise RuntimeError(f"{len(answer['Errors'])} old versions were not deleted")
+    return {"key": key, "rows_removed": removed, "versions_deleted": len(stale)}
