@@ -56,8 +56,8 @@ def install_invoke_shim(handlers: Mapping[str, Handler]) -> None:
             error = {"errorType": type(exc).__name__, "errorMessage": type(exc).__name__}
             return json.dumps(error), True, ""
 
-    LambdaFunction._invoke_lambda = _invoke_lambda
-    LambdaFunction._ilake_shim = True
+    setattr(LambdaFunction, "_invoke_lambda", _invoke_lambda)  # noqa: B010 - moto's private hook
+    setattr(LambdaFunction, "_ilake_shim", True)  # noqa: B010
 
 
 def definition(name: str, substitutions: Mapping[str, str]) -> str:
