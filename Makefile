@@ -44,6 +44,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/local_api.py
+	$(BIN)/python bench/governance.py
 
 clean:
 	rm -rf $(VENV) $(SCAN) cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -84,6 +84,10 @@ def run(
 
         report = build_report(state, state_dir / "report.html", con=con)
         console.print(f"[bold]report:[/] {report.resolve()}")
+
+        step("Governance: erase one person, pause with a lock, purge with a second approval")
+        _governance(state, programs, console)
+        console.print(f"\n[bold]report:[/] {report.resolve()}")
         return report
     finally:
         stack.stop()
@@ -128,6 +132,78 @@ def _guarantees(state: LocalState, programs: list[str], console: Console) -> Non
 
 def _fresh(batch: dict[str, Any]) -> dict[str, Any]:
     return {**batch, "batch_id": str(uuid.uuid4())}
+
+
+def _governance(state: LocalState, programs: list[str], console: Console) -> None:
+    """The workflows the platform team runs, on the same state machines as in the cloud."""
+    import threading
+
+    import boto3
+
+    from .local import RESOURCE_NAMES
+    from .workflows import Governance
+
+    first, second = programs[0], programs[-1]
+    governance = Governance.local(
+        state,
+        state_table=RESOURCE_NAMES["PROGRAM_STATE_TABLE"],
+        audit_table=RESOURCE_NAMES["AUDIT_TABLE"],
+    )
+
+    def run(workflow: str, **payload: Any) -> dict[str, Any]:
+        outcome = governance.wait(governance.start(workflow, payload), 120)
+        if outcome.status != "SUCCEEDED":
+            raise DemoError(f"{workflow} {outcome.status}: {outcome.error}")
+        return dict(outcome.output or {})
+
+    erased = run(
+        "erase-subject", program=first, subject=SUBJECTS[0], reason="art. 17", requested_by="dpo"
+    )
+    console.print(
+        f"erase {SUBJECTS[0]!r} from {first}: {erased['rows']} rows in {erased['files']} files "
+        f"rewritten ({erased['files_scanned']} files scanned, {erased['row_groups_read']} of "
+        f"{erased['row_groups']} row groups read); new events of that person are dropped"
+    )
+    run("pause", program=second, reason="incident 42", requested_by="alice", lock=True)
+    agent = Agent(state.api_url, state.programs[second]["token"], second)
+    status, answer, _ = agent.post(make_batch(10, seed=7, start_ms=int(time.time() * 1000)))
+    agent.close()
+    kms = boto3.client("kms", region_name=state.region)
+    key = kms.describe_key(KeyId=state.programs[second]["key_id"])["KeyMetadata"]["KeyState"]
+    console.print(f"pause {second} with lock: an agent now gets {status} {answer}; key {key}")
+
+    purging = governance.start(
+        "purge", {"program": second, "reason": "DPIA withdrawn", "requested_by": "alice"}
+    )
+    governance.approve(second, "alice")
+    console.print("purge requested by alice; alice's own approval: refused and audited")
+    threading.Thread(target=governance.approve, args=(second, "bob"), daemon=True).start()
+    outcome = governance.wait(purging, 300)
+    if outcome.status != "SUCCEEDED":
+        raise DemoError(f"purge {outcome.status}: {outcome.error}")
+    done = outcome.output or {}
+    key = kms.describe_key(KeyId=state.programs[second]["key_id"])["KeyMetadata"]["KeyState"]
+    console.print(
+        f"bob approves: {second} purged, {done['objects']} object versions "
+        f"({done['bytes'] / 1e6:.1f} MB) and {done['delete_markers']} delete markers deleted, "
+        f"secret deleted, key {key}, verified empty"
+    )
+    rows = [
+        (
+            str(r.get("at", ""))[11:19],
+            r.get("program", ""),
+            r.get("action", ""),
+            r.get("outcome", ""),
+            r.get("requested_by", ""),
+            r.get("approved_by", ""),
+        )
+        for r in governance.audit()
+    ]
+    print_rows(
+        ["at", "program", "action", "outcome", "by", "approved by"],
+        rows,
+        title="Audit trail (append-only)",
+    )
 
 
 def _check_encryption(state: LocalState, console: Console) -> None:

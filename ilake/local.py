@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -49,6 +49,7 @@ class LocalState:
     region: str
     bucket: str
     programs: dict[str, dict[str, str]]  # program -> {"token": ..., "key_id": ...}
+    workflows: dict[str, str] = field(default_factory=dict)  # workflow -> state machine ARN
 
     def write(self, state_dir: Path) -> Path:
         path = state_dir / STATE_FILE
@@ -266,6 +267,9 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request lines from moto
+        # moto's ASL interpreter logs every Choice rule that does not match (IsPresent false) as
+        # an error; executions report their real failures through describe_execution
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         moto_port = free_port()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self._moto.start()
@@ -297,10 +301,13 @@ class LocalStack:
         from lambdas.authorizer import handler as authorizer_handler
         from lambdas.core.agents import enroll_agent
         from lambdas.core.programs import load_programs
+        from lambdas.core.resources import workflow_substitutions
         from lambdas.core.settings import Settings
+        from lambdas.governance import erase, purge
         from lambdas.ingest import handler as ingest_handler
 
         from .provision import Clients, provision
+        from .workflows import install_invoke_shim, local_handlers, provision_workflows
 
         programs = load_programs(self.programs_dir)
         settings = Settings.from_env()
@@ -313,9 +320,29 @@ class LocalStack:
             audit_table=RESOURCE_NAMES["AUDIT_TABLE"],
             region=REGION,
         )
-        ingest_handler.service.cache_clear()  # clients built now see the local endpoint
-        authorizer_handler._dynamodb.cache_clear()
-        _cloudwatch.cache_clear()
+        session = boto3.Session(region_name=REGION)
+        machines = provision_workflows(
+            iam=session.client("iam", endpoint_url=endpoint),
+            lambda_=session.client("lambda", endpoint_url=endpoint),
+            sfn=session.client("stepfunctions", endpoint_url=endpoint),
+            substitutions=workflow_substitutions(
+                programs=programs,
+                program_state_table=settings.program_state_table,
+                audit_table=RESOURCE_NAMES["AUDIT_TABLE"],
+                lake_bucket=settings.lake_bucket,
+                key_alias_prefix=settings.key_alias_prefix,
+                secret_prefix=settings.secret_name_prefix,
+            ),
+        )
+        install_invoke_shim(local_handlers())
+        for cached in (
+            ingest_handler.service,  # clients built from now on see the local endpoint
+            authorizer_handler._dynamodb,
+            _cloudwatch,
+            purge._clients,
+            erase._clients,
+        ):
+            cached.cache_clear()
         tokens = {
             name: enroll_agent(
                 clients.dynamodb,
@@ -333,6 +360,7 @@ class LocalStack:
             region=REGION,
             bucket=settings.lake_bucket,
             programs={name: {"token": tokens[name], "key_id": key_arns[name]} for name in programs},
+            workflows=machines,
         )
 
     def stop(self) -> None:

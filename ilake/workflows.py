@@ -110,7 +110,7 @@ def provision_workflows(
         )["FunctionArn"]
     return {
         name: sfn.create_state_machine(
-            name=f"ilake-local-{name}",
+            name=resources.state_machine_name(name, "ilake-local-"),
             definition=definition(name, values),
             roleArn=role,
             type="STANDARD",
@@ -160,8 +160,8 @@ def wait(
         time.sleep(0.05)
 
 
-class ApprovalError(Exception):
-    """No purge is waiting for an approval of this program (the message says what is)."""
+class GovernanceError(Exception):
+    """A governance request that cannot go ahead (the message says why)."""
 
 
 def approve(
@@ -191,7 +191,7 @@ def approve(
             return str(item.get("approval_requested_by", {}).get("S", ""))
         if time.monotonic() > deadline:
             state = item.get("state", {}).get("S", "ACTIVE")
-            raise ApprovalError(f"no purge of {program} awaits approval (state {state})")
+            raise GovernanceError(f"no purge of {program} awaits approval (state {state})")
         time.sleep(0.05)
 
 
@@ -205,3 +205,92 @@ def _until_answered(dynamodb: Any, table: str, program: str, token: str, deadlin
         if item.get("approval_token", {}).get("S") != token:
             return
         time.sleep(0.05)
+
+
+@dataclass(frozen=True, slots=True)
+class Governance:
+    """Where the workflows run: local mode's moto, or an AWS account (`ilake ... --aws`)."""
+
+    sfn: Any
+    dynamodb: Any
+    machines: dict[str, str]  # workflow -> state machine ARN
+    state_table: str
+    audit_table: str
+
+    @classmethod
+    def local(cls, state: Any, *, state_table: str, audit_table: str) -> Governance:
+        import boto3
+
+        if not state.workflows:
+            raise GovernanceError("this local stack has no workflows: restart `ilake local up`")
+        session = boto3.Session(region_name=state.region)
+        return cls(
+            session.client("stepfunctions"),
+            session.client("dynamodb"),
+            dict(state.workflows),
+            state_table,
+            audit_table,
+        )
+
+    @classmethod
+    def aws(cls, *, state_table: str, audit_table: str) -> Governance:
+        """State machines found by name (`ilake-<workflow>`, as the CDK app names them)."""
+        import boto3
+
+        sfn = boto3.client("stepfunctions")
+        machines: dict[str, str] = {}
+        for page in sfn.get_paginator("list_state_machines").paginate():
+            for machine in page["stateMachines"]:
+                for workflow in resources.WORKFLOWS:
+                    if machine["name"] == resources.state_machine_name(workflow):
+                        machines[workflow] = machine["stateMachineArn"]
+        missing = set(resources.WORKFLOWS) - set(machines)
+        if missing:
+            raise GovernanceError(f"state machines not found in this account: {sorted(missing)}")
+        return cls(sfn, boto3.client("dynamodb"), machines, state_table, audit_table)
+
+    def start(self, workflow: str, payload: Mapping[str, Any]) -> str:
+        return start(self.sfn, self.machines[workflow], payload)
+
+    def wait(self, execution_arn: str, timeout_s: float) -> Outcome:
+        return wait(self.sfn, execution_arn, timeout_s=timeout_s)
+
+    def approve(self, program: str, approver: str, *, timeout_s: float = 30) -> str:
+        return approve(
+            self.sfn, self.dynamodb, self.state_table, program, approver, timeout_s=timeout_s
+        )
+
+    def status(self) -> list[dict[str, Any]]:
+        """Every program's state record (programs without one are ACTIVE)."""
+        items = []
+        for page in self.dynamodb.get_paginator("scan").paginate(TableName=self.state_table):
+            items += [_plain(item) for item in page["Items"]]
+        return sorted(items, key=lambda item: str(item.get("program")))
+
+    def audit(self, program: str | None = None) -> list[dict[str, Any]]:
+        """The audit trail, oldest first (one program, or every program)."""
+        if program is not None:
+            pages = self.dynamodb.get_paginator("query").paginate(
+                TableName=self.audit_table,
+                KeyConditionExpression="#p = :p",
+                ExpressionAttributeNames={"#p": "program"},
+                ExpressionAttributeValues={":p": {"S": program}},
+            )
+        else:
+            pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.audit_table)
+        records = [_plain(item) for page in pages for item in page["Items"]]
+        return sorted(records, key=lambda record: str(record.get("at")))
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain values (strings, numbers, booleans, sorted string sets)."""
+    out: dict[str, Any] = {}
+    for name, value in item.items():
+        (kind, raw), *_ = value.items()
+        if kind == "N":
+            out[name] = int(raw) if raw.lstrip("-").isdigit() else float(raw)
+        elif kind == "SS":
+            out[name] = sorted(raw)
+        else:
+            out[name] = raw
+    return out

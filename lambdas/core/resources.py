@@ -124,3 +124,8 @@ def workflow_substitutions(
         "KeyAliasPrefix": key_alias_prefix,
         "SecretPrefix": secret_prefix,
     }
+
+
+def state_machine_name(workflow: str, prefix: str = "ilake-") -> str:
+    """`ilake-<workflow>` in the cloud, `ilake-local-<workflow>` in local mode."""
+    return f"{prefix}{workflow}"

@@ -21,6 +21,13 @@ COMMANDS = [
     ["agents", "list"],
     ["agents", "revoke"],
     ["local", "up"],
+    ["pause"],
+    ["resume"],
+    ["purge"],
+    ["approve"],
+    ["erase"],
+    ["status"],
+    ["audit"],
 ]
 
 
@@ -116,8 +123,11 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
         ["report"],
         ["simulate", "--program", "menu-navigation"],
         ["agents", "list", "--program", "menu-navigation"],
+        ["pause", "-p", "menu-navigation", "--reason", "r", "--by", "a"],
+        ["status"],
+        ["audit"],
     ],
-    ids=["query", "report", "simulate", "agents"],
+    ids=["query", "report", "simulate", "agents", "pause", "status", "audit"],
 )
 def test_commands_that_need_local_mode_say_how_to_start_it(
     argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -142,6 +152,13 @@ def test_query_needs_sql_or_a_named_query_but_not_both(
 def test_aws_agents_commands_need_the_stacks_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["agents", "list", "--program", "menu-navigation", "--aws"]) == 2
     assert "--table" in capsys.readouterr().err
+
+
+def test_aws_governance_commands_need_the_stacks_tables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["status", "--aws"]) == 2
+    assert "--state-table and --audit-table" in capsys.readouterr().err
 
 
 def test_local_up_refuses_a_missing_state_dir_with_exit_code_2(
