@@ -2,9 +2,11 @@
 
 Analysts query through the Athena workgroup: they read the catalog, the lake objects (decrypting
 through S3 only) and their own query results. They never read a program's pseudonymization
-secret. The governance role is what the pause, purge and erase workflows run as; here it gets
-the key powers the design gives it (disable, enable, schedule deletion); the workflows' issue
-adds the rest of what they touch.
+secret. The governance role is the operators': it starts the pause, resume, purge and erase
+workflows (each runs as a role of its own, see infra/governance.py), follows their executions,
+answers a purge's approval request (reading its task token from the program state table) and
+reads the audit trail; it also holds the key powers the design gives it (disable, enable,
+schedule deletion).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .governance import GovernanceWorkflows
 from .nag import acknowledge
 from .program_keys import ProgramKey
+from .runtime_tables import RuntimeTables
 
 
 class LakeAccess(Construct):
@@ -31,6 +35,8 @@ class LakeAccess(Construct):
         workgroup: str,
         database: str,
         keys: dict[str, ProgramKey],
+        tables: RuntimeTables,
+        workflows: GovernanceWorkflows,
     ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
@@ -110,11 +116,23 @@ class LakeAccess(Construct):
         self.governance = iam.Role(
             self,
             "Governance",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="Interaction Lake governance workflows (pause, resume, purge, erase)",
+            assumed_by=iam.AccountRootPrincipal(),
+            description="Interaction Lake governance: runs and approves the governance workflows",
         )
-        for key in keys.values():
-            key.grant_governance(self.governance)
+        # No direct key or object powers: disabling, enabling and shredding a program's key, and
+        # deleting its data, happen only inside the audited workflows (purge needs a second
+        # person), each with a role of its own (infra/governance.py).
+        workflows.grant_operator(self.governance)
+        # the approval token, `ilake status` and `ilake audit`
+        tables.program_state.grant(self.governance, "dynamodb:GetItem", "dynamodb:Scan")
+        tables.audit.grant(self.governance, "dynamodb:Query", "dynamodb:Scan")
+        self.governance.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[tables.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+            )
+        )
         acknowledge(
             self.governance,
             "The role's grants are generated as one policy of its own (AWS::IAM::Policy).",

@@ -13,6 +13,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -84,7 +85,7 @@ class IngestApi(Construct):
         self.logs_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{region}.amazonaws.com"))
         self.layer = RuntimeLayer(self, "Dependencies", runtime=RUNTIME, architecture=ARCHITECTURE)
         self.log_groups: dict[str, logs.LogGroup] = {}
-        code = lambda_.Code.from_asset(str(ROOT), exclude=CODE_EXCLUDES)
+        code = self.code = lambda_.Code.from_asset(str(ROOT), exclude=CODE_EXCLUDES)
         environment = {
             "LAKE_BUCKET": lake.bucket_name,
             "PROGRAM_STATE_TABLE": tables.program_state.table_name,
@@ -124,7 +125,7 @@ class IngestApi(Construct):
             self,
             "AccessLogs",
             encryption_key=self.logs_key,
-            retention=_retention(config.log_retention_days),
+            retention=log_retention(config.log_retention_days),
             removal_policy=removal,
         )
         self.api = apigw.RestApi(
@@ -260,45 +261,22 @@ class IngestApi(Construct):
         retention_days: int,
         removal: RemovalPolicy,
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            f"{construct_id}Logs",
-            encryption_key=self.logs_key,
-            retention=_retention(retention_days),
-            removal_policy=removal,
-        )
-        self.log_groups[construct_id] = log_group
-        role = iam.Role(
-            self,
-            f"{construct_id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Interaction Lake {construct_id.lower()} Lambda",
-        )
-        function = lambda_.Function(
+        function, self.log_groups[construct_id] = lake_function(
             self,
             construct_id,
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
             code=code,
+            layer=self.layer.layer,
+            logs_key=self.logs_key,
             handler=handler,
-            layers=[self.layer.layer],
-            memory_size=memory,
+            environment=environment,
+            memory=memory,
             timeout=timeout,
-            environment={"POWERTOOLS_SERVICE_NAME": construct_id.lower(), **environment},
-            environment_encryption=self.logs_key,
-            reserved_concurrent_executions=concurrency,
-            log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            role=role,
+            concurrency=concurrency,
+            retention_days=retention_days,
+            removal=removal,
+            no_dlq=NO_DLQ,
+            no_reservation=NO_RESERVATION,
         )
-        log_group.grant_write(role)
-        acknowledge(function, NO_VPC, "HIPAA.Security-LambdaInsideVPC")
-        skip_checkov(function, "CKV_AWS_117", NO_VPC)
-        acknowledge(function, NO_DLQ, "HIPAA.Security-LambdaDLQ")
-        skip_checkov(function, "CKV_AWS_116", NO_DLQ)
-        if concurrency is None:
-            acknowledge(function, NO_RESERVATION, "HIPAA.Security-LambdaConcurrency")
-            skip_checkov(function, "CKV_AWS_115", NO_RESERVATION)
         return function
 
     def _grant(
@@ -397,6 +375,67 @@ class IngestApi(Construct):
         )
 
 
+def lake_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    code: lambda_.Code,
+    layer: lambda_.ILayerVersion,
+    logs_key: kms.IKey,
+    handler: str,
+    environment: dict[str, str],
+    memory: int,
+    timeout: Duration,
+    concurrency: int | None,
+    retention_days: int,
+    removal: RemovalPolicy,
+    no_dlq: str,
+    no_reservation: str,
+) -> tuple[lambda_.Function, logs.LogGroup]:
+    """One of the project's Lambdas: the newest Python on arm64, the shared layer, its own role
+    and encrypted log group, encrypted environment; `no_dlq` and `no_reservation` say why this
+    function has no dead-letter queue and (without `concurrency`) no reserved concurrency."""
+    log_group = logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        encryption_key=logs_key,
+        retention=log_retention(retention_days),
+        removal_policy=removal,
+    )
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Interaction Lake {construct_id.lower()} Lambda",
+    )
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        code=code,
+        handler=handler,
+        layers=[layer],
+        memory_size=memory,
+        timeout=timeout,
+        environment={"POWERTOOLS_SERVICE_NAME": construct_id.lower(), **environment},
+        environment_encryption=logs_key,
+        reserved_concurrent_executions=concurrency,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        role=role,
+    )
+    log_group.grant_write(role)
+    acknowledge(function, NO_VPC, "HIPAA.Security-LambdaInsideVPC")
+    skip_checkov(function, "CKV_AWS_117", NO_VPC)
+    acknowledge(function, no_dlq, "HIPAA.Security-LambdaDLQ")
+    skip_checkov(function, "CKV_AWS_116", no_dlq)
+    if concurrency is None:
+        acknowledge(function, no_reservation, "HIPAA.Security-LambdaConcurrency")
+        skip_checkov(function, "CKV_AWS_115", no_reservation)
+    return function, log_group
+
+
 _RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -411,7 +450,7 @@ _RETENTION = {
 }
 
 
-def _retention(days: int) -> logs.RetentionDays:
+def log_retention(days: int) -> logs.RetentionDays:
     """The shortest CloudWatch retention that keeps logs at least `days` days."""
     return next(
         (value for limit, value in sorted(_RETENTION.items()) if limit >= days),

@@ -70,14 +70,6 @@ class ProgramKey(Construct):
         """Decrypt lake objects, through S3 only (never raw KMS calls on the data keys)."""
         self._allow(grantee, "LakeRead", ["kms:Decrypt"], self._via_s3(bucket_arn, region))
 
-    def grant_governance(self, grantee: iam.IGrantable) -> None:
-        """Pause with lock (disable), resume (enable), purge (schedule deletion)."""
-        self._allow(
-            grantee,
-            "Governance",
-            ["kms:DisableKey", "kms:EnableKey", "kms:ScheduleKeyDeletion", "kms:DescribeKey"],
-        )
-
     @staticmethod
     def _via_s3(bucket_arn: str, region: str) -> dict[str, dict[str, str]]:
         return {

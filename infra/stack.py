@@ -1,7 +1,6 @@
 """The Interaction Lake stack: composes one Construct per logical unit, nothing else.
 
-Units still to come, each in its own module, composed here: the governance workflows (running
-as `access.governance`) and compaction.
+Units still to come, each in its own module, composed here: compaction.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from lambdas.core import resources
 from .access import LakeAccess
 from .catalog import LakeCatalog
 from .config import AppConfig
+from .governance import GovernanceWorkflows
 from .ingest_api import IngestApi
 from .lake_storage import LakeStorage
 from .observability import Observability
@@ -53,6 +53,18 @@ class InteractionLakeStack(Stack):
             tables=self.tables,
             removal=removal,
         )
+        self.workflows = GovernanceWorkflows(
+            self,
+            "Governance",
+            lake=self.storage.bucket,
+            keys=self.keys,
+            tables=self.tables,
+            code=self.api.code,
+            layer=self.api.layer.layer,
+            logs_key=self.api.logs_key,
+            retention_days=config.log_retention_days,
+            removal=removal,
+        )
         self.access = LakeAccess(
             self,
             "Access",
@@ -62,6 +74,8 @@ class InteractionLakeStack(Stack):
             workgroup=resources.WORKGROUP,
             database=resources.DATABASE,
             keys=self.keys,
+            tables=self.tables,
+            workflows=self.workflows,
         )
         self.observability = Observability(
             self,
