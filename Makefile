@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy lambdas ilake infra app.py
+	$(BIN)/mypy lambdas ilake ilake_agent infra app.py
 
 unit: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/pytest -q

@@ -1,6 +1,6 @@
 """Governance benchmark (issue 5): purge and erase-subject, executed by moto's Step Functions.
 
-    .venv/bin/python bench/governance.py [--objects 100000] [--files 1000] [--subjects 10]
+    .venv/bin/python bench/governance.py [--objects 20000] [--files 1000] [--subjects 10]
 
 (a) purge:  a program with `--objects` object versions (small placeholder objects: the purge
     never reads them), approved, run to PURGED; wall time and S3 calls by operation.
@@ -8,6 +8,10 @@
     person per file as one agent's batches are); erase one person; wall time, files scanned,
     row groups read, S3 calls by operation.
 S3 calls are counted at moto's S3 backend, so they include the state machine's own aws-sdk calls.
+The issue asks for 100,000 objects: moto lists versions by scanning the whole bucket on every page
+(quadratic overall) and held 12 GB at 100,000 objects here, so the default is 20,000; the S3 calls
+are linear by construction (one listing and one DeleteObjects per 1,000 versions, one verifying
+listing), which is what the AWS estimate extrapolates.
 The AWS estimate uses DeleteObjects' 1,000 keys per call and S3's published rates per prefix
 (3,500 PUT/COPY/POST/DELETE and 5,500 GET/HEAD requests per second), with the latencies stated.
 """
@@ -157,7 +161,8 @@ def bench_erase(files: int, subjects: int) -> None:
         batch = make_batch(200, seed=i, start_ms=now_ms - 600_000, subject=f"user{i % subjects}")
         body = gzip.decompress(gzip.compress(msgspec.json.encode(batch)))
         outcome = process_batch(decode_envelope(body), program, pseudonyms, received_at_ms=now_ms)
-        assert outcome.table is not None
+        if outcome.table is None:  # every event of the batch was outside the policy
+            continue
         clients.s3.put_object(
             Bucket=settings.lake_bucket,
             Key=object_key(PROGRAM, datetime.now(UTC), outcome.batch_id),
@@ -191,14 +196,15 @@ def bench_erase(files: int, subjects: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--objects", type=int, default=100_000)
+    parser.add_argument("--objects", type=int, default=20_000, help="0 skips the purge")
     parser.add_argument("--files", type=int, default=1_000)
     parser.add_argument("--subjects", type=int, default=10)
     args = parser.parse_args()
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     count_s3_calls()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        bench_purge(args.objects)
+    if args.objects:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            bench_purge(args.objects)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         bench_erase(args.files, args.subjects)
     print(json.dumps({"s3_calls_last_run": dict(S3_CALLS)}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -34,9 +35,11 @@ app = typer.Typer(
 programs_app = typer.Typer(help="Program files: policy as code.", no_args_is_help=True)
 agents_app = typer.Typer(help="Agent tokens: enroll, list, revoke.", no_args_is_help=True)
 local_app = typer.Typer(help="Local mode: moto and the HTTP API on loopback.", no_args_is_help=True)
+agent_app = typer.Typer(help="Run the agent SDK for operators.", no_args_is_help=True)
 app.add_typer(programs_app, name="programs")
 app.add_typer(agents_app, name="agents")
 app.add_typer(local_app, name="local")
+app.add_typer(agent_app, name="agent")
 
 PROGRAMS_OPTION = typer.Option(
     "--programs", help="Directory of program files.", show_default="programs/"
@@ -673,6 +676,95 @@ def audit(
     ]
     columns = ["at (UTC)", "program", "action", "outcome", "by", "approved by", "reason", "counts"]
     print_rows(columns, rows, output)
+
+
+# -- agent -----------------------------------------------------------------------------------
+
+
+class Source(StrEnum):
+    simulate = "simulate"
+    stdin_jsonl = "stdin-jsonl"
+
+
+@agent_app.command("run")
+def agent_run(
+    program: ProgramOption,
+    token_file: Annotated[Path, typer.Option(help="File holding the agent's token (mode 0600).")],
+    source: Annotated[Source, typer.Option(help="Where events come from.")] = Source.simulate,
+    api_url: Annotated[
+        str | None, typer.Option(help="The API (default: local mode's, from the state dir).")
+    ] = None,
+    spool_dir: Annotated[
+        Path | None, typer.Option(help="The encrypted spool (default ~/.ilake-agent/<program>).")
+    ] = None,
+    minutes: Annotated[
+        float, typer.Option(min=0.1, help="With --source simulate: minutes of work.")
+    ] = 10,
+    batch_events: Annotated[int, typer.Option(min=1, max=10_000, help="Events per batch.")] = 1000,
+    timeout: Annotated[float, typer.Option(min=0, help="Seconds to drain the spool.")] = 60,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Capture events through the agent SDK and deliver them (policy, spool, retries).
+
+    Prints what the program captures first. With --source stdin-jsonl, one event per line.
+
+    Example: [bold]ilake agent run -p menu-navigation --token-file agent.token --source simulate[/]
+    """
+    import sys
+
+    from ilake_agent.client import AgentStopped, Client, Limits
+
+    mode = token_file.stat().st_mode if token_file.exists() else None
+    if mode is None:
+        fail(f"{token_file} does not exist")
+    if mode & 0o077:
+        fail(f"{token_file} is readable by others: chmod 600 it")
+    token = token_file.read_text().strip()
+    url = api_url or _local_state(state_dir).api_url
+    spool = spool_dir or Path.home() / ".ilake-agent" / program
+    try:
+        client = Client(
+            url, token, program, spool_dir=spool, limits=Limits(max_events=batch_events)
+        )
+    except AgentStopped as exc:
+        fail(f"the server refused this agent: {exc}")
+    err.print(client.describe())
+    unreadable = 0
+    if source is Source.stdin_jsonl:
+        for line in sys.stdin:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                unreadable += 1  # never echoed: it may be anything
+                continue
+            if isinstance(event, dict):
+                client.record(event)
+            else:
+                unreadable += 1
+    else:
+        from .simulate import Session
+
+        end = int(time.time() * 1000)
+        session = Session(
+            0, subject="operator", device="agent-run", start_ms=end - int(minutes * 60_000)
+        )
+        for event in session.until(end):
+            client.record(event)
+    err.print(f"recorded {client.counters.recorded:,} events; delivering")
+    delivered = client.close(timeout_s=timeout)
+    c = client.counters
+    out.print(
+        f"recorded {c.recorded:,}, not captured (policy) {c.not_captured:,}, unreadable lines "
+        f"{unreadable}, delivered {c.events_delivered:,} in {c.batches_sent} batches, rejected "
+        f"by the server {c.events_rejected_by_server:,}, dropped (400) {c.events_dropped_400:,}, "
+        f"retries {c.retries}"
+    )
+    if client.paused:
+        out.print("the program is paused: capture stopped and the spool was wiped")
+    elif client.error:
+        fail(f"stopped: {client.error} (the spool is kept)")
+    elif not delivered:
+        fail(f"not everything was delivered within {timeout:g} s; it stays in {spool}")
 
 
 # -- demo ------------------------------------------------------------------------------------

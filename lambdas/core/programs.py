@@ -206,6 +206,7 @@ class Program:
                 "target_names": self.text.target_names,
                 "menu_labels": self.text.menu_labels,
                 "urls": self.text.urls,
+                "detectors": sorted(self.text.detectors),
             },
             "apps": {
                 "deny": [*DEFAULT_DENIED_APPS, *self.file.apps.deny],

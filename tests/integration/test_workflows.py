@@ -265,20 +265,26 @@ def test_purge_deletes_everything_of_the_program_and_nothing_else(governed: Gove
     assert governed.post(PROGRAM, seed=99)[0] == 423  # a purged program never collects again
 
 
-def test_two_concurrent_purges_one_wins_cleanly(governed: Governed) -> None:
+def test_a_second_purge_while_one_runs_is_refused_cleanly(governed: Governed) -> None:
+    """The conditional write is what refuses it. (The second purge starts once the first has
+    written PURGING: moto's DynamoDB does not serialize conditional writes from two threads,
+    which DynamoDB itself does.)"""
     fill(governed, PROGRAM, 3)
     assert pause(governed).status == "SUCCEEDED"
     first = governed.start("purge", program=PROGRAM, reason="r", requested_by="alice")
-    second = governed.start("purge", program=PROGRAM, reason="r", requested_by="carol")
-    governed.approve(PROGRAM, "bob")
-    outcomes = sorted(
-        (workflows.wait(governed.sfn, e) for e in (first, second)), key=lambda o: o.status
+    workflows.wait(
+        governed.sfn,
+        first,
+        timeout_s=30,
+        until=lambda d: "approval_token" in governed.state(PROGRAM),
     )
-    assert [(o.status, o.error) for o in outcomes] == [
-        ("FAILED", "NotPaused"),
-        ("SUCCEEDED", None),
-    ]
+    second = governed.run("purge", program=PROGRAM, reason="r", requested_by="carol")
+    assert (second.status, second.error) == ("FAILED", "NotPaused")
+    governed.approve(PROGRAM, "bob")
+    assert workflows.wait(governed.sfn, first).status == "SUCCEEDED"
     assert governed.versions(program_prefix(PROGRAM)) == ([], [])
+    outcomes = [r["outcome"] for r in governed.audit(PROGRAM) if r["action"] == "purge"]
+    assert sorted(outcomes) == ["purged", "refused: program is not PAUSED, or a purge is running"]
 
 
 def test_pause_and_purge_race_one_order_wins(governed: Governed) -> None:

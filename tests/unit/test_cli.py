@@ -28,6 +28,7 @@ COMMANDS = [
     ["erase"],
     ["status"],
     ["audit"],
+    ["agent", "run"],
 ]
 
 

@@ -349,6 +349,7 @@ def test_public_policy_content() -> None:
         "target_names": "redact",
         "menu_labels": "redact",
         "urls": "host",
+        "detectors": sorted(DETECTORS),
     }
     assert policy["apps"] == {
         "deny": [*DEFAULT_DENIED_APPS, "*terminal*", "*iterm*", "*powershell*"],
@@ -367,4 +368,6 @@ def test_public_policy_of_an_allow_list_program() -> None:
 def test_public_policy_of_a_minimal_program() -> None:
     policy = parse_program(MINIMAL.encode(), "minimal.toml", "minimal").public_policy()
     assert policy["collect"]["event_types"] == []  # type: ignore[index]
-    assert set(policy["text"].values()) == {"drop"}  # type: ignore[union-attr]
+    text = dict(policy["text"])  # type: ignore[call-overload]
+    assert text.pop("detectors") == sorted(DETECTORS)
+    assert set(text.values()) == {"drop"}

@@ -1,0 +1,387 @@
+"""The agent client: record events on any thread, deliver each exactly once, stop when told.
+
+`record(event)` minimizes the event under the program's policy (`ClientPolicy`), then appends it
+to the encrypted on-disk spool; once it returns, the event survives a crash of the process. A
+sender thread delivers the spool in order, in gzip batches cut by count, bytes and age.
+
+Exactly once: a batch's id and contents are fixed before its first attempt and kept in the
+spool directory (`inflight.json`), so every retry, and the first attempt after a restart,
+sends the same id with the same body; the server's idempotency turns a repeat into a replay.
+Records leave the spool only when the server acknowledged them.
+
+Server answers (DESIGN 4.1): 200 -> acknowledged; 423 -> the program is paused: stop capturing
+and wipe the spool; 401/403/404 -> stop and surface the error (the spool is kept for a new
+token); 413 -> split the batch; 400 -> drop the batch and count it; 409 -> cannot happen for a
+fixed body, treated as 400; 5xx, 429 and network errors -> retry with full-jitter exponential
+backoff, honouring Retry-After.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import http.client
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import msgspec
+
+from .keys import default_key_store
+from .policy import ClientPolicy
+from .spool import Spool, SpoolCorruptError
+
+AGENT = {"version": "0.1.0", "os": "unknown", "os_version": "unknown"}
+RETRYABLE = {429, 500, 502, 503, 504}
+STOPPING = {401: "unauthorized", 403: "forbidden", 404: "unknown program"}
+INFLIGHT = "inflight.json"
+
+
+class Transport(Protocol):
+    """POST one body; (status, JSON answer, headers). Raises OSError on network failure."""
+
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]: ...
+
+    def get(self, path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]: ...
+
+
+class HttpTransport:
+    """A keep-alive HTTP(S) connection to the API; reconnects after a failure."""
+
+    def __init__(self, api_url: str, *, timeout_s: float = 30) -> None:
+        url = urlsplit(api_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("api_url must be an http(s) URL")
+        self._https, self._host, self._port = url.scheme == "https", url.hostname, url.port
+        self._base, self._timeout = url.path.rstrip("/"), timeout_s
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            self._conn = kind(self._host, self._port, timeout=self._timeout)
+        return self._conn
+
+    def _request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        connection = self._connection()
+        try:
+            connection.request(method, self._base + path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            self._conn = None
+            raise OSError(str(exc)) from None
+        try:
+            answer = json.loads(payload) if payload else {}
+        except ValueError:
+            answer = {}
+        return response.status, answer, dict(response.getheaders())
+
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        return self._request("POST", path, body, headers)
+
+    def get(self, path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        return self._request("GET", path, None, headers)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class AgentStopped(Exception):
+    """The server refused this agent (401/403/404); the message says which."""
+
+
+@dataclass
+class Counters:
+    recorded: int = 0
+    not_captured: int = 0  # dropped by the policy before the spool
+    batches_sent: int = 0
+    events_delivered: int = 0
+    events_rejected_by_server: int = 0  # per-event rejections inside acknowledged batches
+    batches_dropped_400: int = 0
+    events_dropped_400: int = 0
+    splits_413: int = 0
+    retries: int = 0
+    unreadable_segments: int = 0  # spool damage: the rest of a segment could not be decrypted
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_events: int = 1_000
+    max_bytes: int = 1 * 2**20  # of encoded events, before gzip
+    max_age_s: float = 5.0  # a recorded event waits at most this long before a send starts
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 60.0
+
+
+class Client:
+    """One program's agent: `record()` from any thread, `flush()`, `close()`."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        program: str,
+        *,
+        spool_dir: Path,
+        policy: ClientPolicy | None = None,
+        limits: Limits = Limits(),
+        spool_max_bytes: int = 256 * 2**20,
+        transport: Transport | None = None,
+        agent: dict[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.program, self.limits = program, limits
+        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self._transport: Any = transport or HttpTransport(api_url)
+        self._agent = agent or AGENT
+        self._rng = rng or random.Random()  # noqa: S311 - backoff jitter, not security
+        self.counters = Counters()
+        self.paused = False
+        self.error: str | None = None
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._dir = spool_dir
+        self.policy = policy or self.fetch_policy()
+        key = default_key_store(spool_dir).load_or_create()
+        self.spool = Spool(spool_dir, key=key, max_bytes=spool_max_bytes)
+        self._pending = 0  # recorded since the sender last looked
+        self._retry_after = 0.0
+        self._oldest_unsent: float | None = None
+        self._sender = threading.Thread(target=self._run, name="ilake-agent-sender", daemon=True)
+        self._sender.start()
+
+    # -- the caller's side -------------------------------------------------------------------
+
+    def fetch_policy(self) -> ClientPolicy:
+        """GET the program's effective policy: what this agent may capture, and nothing more."""
+        status, answer, _ = self._transport.get(
+            f"/v1/programs/{self.program}/policy", dict(self._headers)
+        )
+        if status != 200:
+            self._stop_with(status)
+            raise AgentStopped(self.error or f"policy request answered {status}")
+        return ClientPolicy.from_policy(answer)
+
+    def describe(self) -> str:
+        return self.policy.describe()
+
+    def record(self, event: dict[str, Any]) -> bool:
+        """Capture one event; False when it is not captured (policy, paused or stopped)."""
+        if self.paused or self.error:
+            return False
+        minimized = self.policy.apply(event)
+        if minimized is None:
+            with self._lock:
+                self.counters.not_captured += 1
+            return False
+        self.spool.append(msgspec.json.encode(minimized))
+        with self._lock:
+            self.counters.recorded += 1
+            self._pending += 1
+            if self._oldest_unsent is None:
+                self._oldest_unsent = time.monotonic()
+            if self._pending >= self.limits.max_events:
+                self._wake.set()
+        return True
+
+    def flush(self, timeout_s: float = 30) -> bool:
+        """Deliver everything recorded so far; True when the spool is empty (or paused)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.paused or self.error:
+                return self.paused
+            self._idle.clear()
+            self._wake.set()
+            if self.spool.stats().records == 0 and not (self._dir / INFLIGHT).exists():
+                return True
+            self._idle.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+        return self.spool.stats().records == 0
+
+    def close(self, timeout_s: float = 30) -> bool:
+        """Flush within the deadline, then stop the sender; undelivered events stay spooled."""
+        delivered = self.flush(timeout_s)
+        self._stop.set()
+        self._wake.set()
+        self._sender.join(timeout=max(1.0, timeout_s))
+        self.spool.close()
+        with contextlib.suppress(Exception):
+            self._transport.close()
+        return delivered
+
+    # -- the sender thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set() and not self.paused and not self.error:
+            if not self._due():
+                self._idle.set()
+                self._wake.wait(self._wait_s())
+                self._wake.clear()
+                continue
+            outcome = self._send_one()
+            if outcome == "retry":
+                self.counters.retries += 1
+                attempt += 1
+                if self._stop.wait(self._backoff(attempt)):
+                    return
+            else:
+                attempt = 0
+
+    def _due(self) -> bool:
+        """Send when a batch is full, the oldest unsent event is old enough, or on flush."""
+        if (self._dir / INFLIGHT).exists():
+            return True  # finish what was started, even across a restart
+        if self.spool.stats().records == 0:
+            return False
+        with self._lock:
+            full = self._pending >= self.limits.max_events
+            old = self._oldest_unsent is None or (
+                time.monotonic() - self._oldest_unsent >= self.limits.max_age_s
+            )
+        return full or old or self._wake.is_set()
+
+    def _wait_s(self) -> float:
+        with self._lock:
+            if self._oldest_unsent is None:
+                return self.limits.max_age_s
+            return max(0.01, self.limits.max_age_s - (time.monotonic() - self._oldest_unsent))
+
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.limits.backoff_max_s, self.limits.backoff_base_s * 2**attempt)
+        return max(self._retry_after, self._rng.uniform(0, cap))
+
+    def _inflight(self) -> dict[str, Any]:
+        """The batch being delivered: fixed id, size and send time, kept across restarts."""
+        path = self._dir / INFLIGHT
+        try:
+            return dict(json.loads(path.read_text()))
+        except FileNotFoundError:
+            pass
+        _, records = self.spool.peek(self.limits.max_events, self.limits.max_bytes)
+        batch = {
+            "batch_id": str(uuid.uuid4()),
+            "records": len(records),
+            "sent_at": int(time.time() * 1000),
+        }
+        _write_private(path, json.dumps(batch).encode())
+        return batch
+
+    def _send_one(self) -> str:
+        try:
+            batch = self._inflight()
+            cursor, records = self.spool.peek(batch["records"], 2**62)
+        except SpoolCorruptError as damaged:
+            # A record failed authentication (disk damage or tampering): what cannot be read
+            # cannot be sent. Give up the rest of that segment, count it, and go on.
+            self.spool.ack(damaged.skip)
+            (self._dir / INFLIGHT).unlink(missing_ok=True)
+            self.counters.unreadable_segments += 1
+            return "done"
+        if not records:
+            (self._dir / INFLIGHT).unlink(missing_ok=True)
+            return "done"
+        if len(records) < batch["records"]:
+            # The spool's size or age bound dropped records of this batch: its contents changed,
+            # so it must not reuse the id (the server would answer 409). Re-cut it.
+            batch = {**batch, "batch_id": str(uuid.uuid4()), "records": len(records)}
+            _write_private(self._dir / INFLIGHT, json.dumps(batch).encode())
+        with self._lock:
+            self._pending = max(0, self._pending - len(records))
+            self._oldest_unsent = time.monotonic() if self._pending else None
+        body = (
+            b'{"schema":"interaction/1","batch_id":"%s","sent_at":%d,"agent":%s,"events":[%s]}'
+            % (
+                batch["batch_id"].encode(),
+                batch["sent_at"],
+                msgspec.json.encode(self._agent),
+                b",".join(records),
+            )
+        )
+        headers = {**self._headers, "Content-Encoding": "gzip"}
+        self._retry_after = 0.0
+        try:
+            status, answer, response_headers = self._transport.post(
+                f"/v1/programs/{self.program}/batches", gzip.compress(body, 5), headers
+            )
+        except OSError:
+            return "retry"
+        if status == 200:
+            self._delivered(cursor, answer, len(records))
+            return "done"
+        if status == 423:
+            self._paused()
+            return "done"
+        if status in STOPPING:
+            self._stop_with(status)
+            return "done"
+        if status == 413 and len(records) > 1:
+            self.counters.splits_413 += 1
+            smaller = {**batch, "batch_id": str(uuid.uuid4()), "records": len(records) // 2}
+            _write_private(self._dir / INFLIGHT, json.dumps(smaller).encode())
+            return "done"
+        if status in (400, 409, 413):  # the batch can never be accepted as it is: drop it
+            self.counters.batches_dropped_400 += 1
+            self.counters.events_dropped_400 += len(records)
+            self._acknowledge(cursor)
+            return "done"
+        if status in RETRYABLE:
+            retry_after = response_headers.get("Retry-After", "")
+            self._retry_after = float(retry_after) if retry_after.isdigit() else 0.0
+        return "retry"
+
+    def _delivered(self, cursor: Any, answer: dict[str, Any], sent: int) -> None:
+        self._acknowledge(cursor)
+        counters = self.counters
+        counters.batches_sent += 1
+        counters.events_delivered += int(answer.get("accepted", 0))
+        for reason, n in dict(answer.get("rejected") or {}).items():
+            counters.rejected[reason] = counters.rejected.get(reason, 0) + int(n)
+            counters.events_rejected_by_server += int(n)
+
+    def _acknowledge(self, cursor: Any) -> None:
+        self.spool.ack(cursor)
+        (self._dir / INFLIGHT).unlink(missing_ok=True)
+
+    def _paused(self) -> None:
+        """The program stopped collecting: capture nothing more and keep nothing."""
+        self.paused = True
+        self.spool.wipe()
+        (self._dir / INFLIGHT).unlink(missing_ok=True)
+        self._idle.set()
+
+    def _stop_with(self, status: int) -> None:
+        self.error = STOPPING.get(status, f"HTTP {status}")
+        self._idle.set()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a small file atomically, readable by the owner only."""
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(descriptor, data)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    os.replace(temporary, path)
