@@ -54,8 +54,16 @@ from typing import Any, Final
 import msgspec
 
 from lambdas.core.programs import DEFAULT_DENIED_APPS, _glob_regex
-from lambdas.core.redact import DETECTORS, Redactor, normalize
+from lambdas.core.redact import DETECTORS, Redactor
 from lambdas.core.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES
+from lambdas.core.vocabulary import (
+    CAPTURE_REASONS,
+    MIME,
+    ROLE,
+    classify_key,
+    safe_token,
+    shortcut_key,
+)
 
 TEXT_MODES: Final = frozenset({"drop", "hash", "redact"})
 URL_MODES: Final = frozenset({"drop", "host"})
@@ -68,51 +76,6 @@ MAX_TARGET_NAME = 1024
 MAX_SHORT = 256  # app name, bundle id, automation id, menu label
 KEY_LENGTH = (1, 32)
 
-# Mirrors of lambdas/core/pipeline.py (which imports pyarrow, so agents cannot import it);
-# tests/unit/test_agent_policy.py checks each against the server's own.
-NAMED_KEYS: Final = frozenset(
-    {
-        *(
-            k.lower()
-            for k in (
-                "Enter",
-                "Tab",
-                "Escape",
-                "Backspace",
-                "Delete",
-                "Insert",
-                "Home",
-                "End",
-                "PageUp",
-                "PageDown",
-                "ArrowUp",
-                "ArrowDown",
-                "ArrowLeft",
-                "ArrowRight",
-                "CapsLock",
-                "NumLock",
-                "ScrollLock",
-                "PrintScreen",
-                "Pause",
-                "ContextMenu",
-                "Shift",
-                "Control",
-                "Alt",
-                "Meta",
-            )
-        ),
-        *(f"f{i}" for i in range(1, 25)),
-        *("return", "esc", "del", "up", "down", "left", "right"),
-        *("ctrl", "option", "cmd", "command", "super", "win"),
-    }
-)
-CAPTURE_REASONS: Final = frozenset(
-    {"user", "idle", "screen_locked", "sleep", "denied_app", "policy", "server", "other"}
-)
-MIME = re.compile(r"[a-z]+/[a-z0-9][a-z0-9.+-]{0,63}")
-ROLE = re.compile(r"[A-Za-z][A-Za-z _-]{0,63}")
-_COMMAND_MODIFIERS = frozenset({"ctrl", "alt", "meta"})
-_ALTGR = frozenset({"ctrl", "alt"})
 
 # Literal values of the schema: anything else would be rejected by the server.
 _BUTTONS = frozenset({"left", "right", "middle", "back", "forward"})
@@ -159,39 +122,13 @@ class _Reject(Exception):  # internal control flow: never escapes apply()
     """The event carries a value of the wrong JSON type: it is not captured."""
 
 
-# --- the server's classifications, mirrored ---------------------------------------------------
-
-
-def char_class(ch: str) -> str:
-    if ch.isalpha():
-        return "letter"
-    if ch.isdigit():
-        return "digit"
-    if ch.isspace():
-        return "space"
-    if ch.isprintable():
-        return "symbol"
-    return "other"
+# --- the server's classifications (lambdas/core/vocabulary.py, shared) -----------------------
 
 
 def key_kept(key: str, modifiers: frozenset[str] | None) -> tuple[bool, str]:
     """(the server keeps the key, key_class) for a key.press (modifiers None) or a shortcut."""
-    if key.lower() in NAMED_KEYS:
-        return True, "named"
-    folded = normalize(key)
-    if len(folded) == 1:
-        key_class = char_class(folded)
-    elif folded.lower() == "space":
-        key_class = "space"
-    else:
-        key_class = "other"
-    if modifiers is None or not modifiers & _COMMAND_MODIFIERS:
-        return False, key_class  # a key press, or shift+letter: typing
-    if len(folded) != 1 or not folded.isascii() or not folded.isprintable():
-        return False, key_class
-    if modifiers >= _ALTGR and "meta" not in modifiers and not folded.isalnum():
-        return False, key_class  # AltGr types '@', '{', '€' on many layouts
-    return True, key_class
+    kept, key_class = classify_key(key) if modifiers is None else shortcut_key(modifiers, key)
+    return kept is not None, key_class
 
 
 def surrogate_key(key: str, modifiers: frozenset[str] | None) -> str | None:
@@ -213,10 +150,6 @@ def surrogate_text(text: str) -> str:
         "a" if ch.isalpha() else "0" if ch.isdigit() else " " if ch.isspace() else "!"
         for ch in text
     )
-
-
-def safe_token(value: str, pattern: re.Pattern[str]) -> str:
-    return value if pattern.fullmatch(value) else "other"
 
 
 # --- the policy ------------------------------------------------------------------------------

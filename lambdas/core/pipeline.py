@@ -23,6 +23,16 @@ from .lake import INTERACTIONS, SCHEMA_VERSION
 from .programs import Program
 from .pseudonym import Pseudonymizer
 from .redact import Redactor, normalize
+from .vocabulary import (
+    CAPTURE_REASONS,
+    MIME,
+    MODIFIER_ORDER,
+    ROLE,
+    classify_key,
+    safe_token,
+    shortcut_key,
+    text_classes,
+)
 
 DAY_MS = 86_400_000
 
@@ -174,120 +184,8 @@ def _reason(exc: msgspec.ValidationError) -> str:
 
 # --- per-field policy ------------------------------------------------------------------------
 
-_NAMED_KEYS = {
-    **{
-        k.lower(): k
-        for k in (
-            "Enter",
-            "Tab",
-            "Escape",
-            "Backspace",
-            "Delete",
-            "Insert",
-            "Home",
-            "End",
-            "PageUp",
-            "PageDown",
-            "ArrowUp",
-            "ArrowDown",
-            "ArrowLeft",
-            "ArrowRight",
-            "CapsLock",
-            "NumLock",
-            "ScrollLock",
-            "PrintScreen",
-            "Pause",
-            "ContextMenu",
-            "Shift",
-            "Control",
-            "Alt",
-            "Meta",
-        )
-    },
-    **{f"f{i}": f"F{i}" for i in range(1, 25)},
-    "return": "Enter",
-    "esc": "Escape",
-    "del": "Delete",
-    "up": "ArrowUp",
-    "down": "ArrowDown",
-    "left": "ArrowLeft",
-    "right": "ArrowRight",
-    "ctrl": "Control",
-    "option": "Alt",
-    "cmd": "Meta",
-    "command": "Meta",
-    "super": "Meta",
-    "win": "Meta",
-}
-_MODIFIER_ORDER = ("ctrl", "alt", "shift", "meta")
-_CAPTURE_REASONS = frozenset(
-    {"user", "idle", "screen_locked", "sleep", "denied_app", "policy", "server", "other"}
-)
-_MIME = re.compile(r"[a-z]+/[a-z0-9][a-z0-9.+-]{0,63}")
-_ROLE = re.compile(r"[A-Za-z][A-Za-z _-]{0,63}")
 _AGENT_FIELD = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}")
 _POINTER_TYPES = frozenset({"pointer.move", "pointer.click", "pointer.scroll", "pointer.drag"})
-
-
-def char_class(ch: str) -> str:
-    if ch.isalpha():
-        return "letter"
-    if ch.isdigit():
-        return "digit"
-    if ch.isspace():
-        return "space"
-    if ch.isprintable():
-        return "symbol"
-    return "other"
-
-
-def classify_key(key: str) -> tuple[str | None, str]:
-    """(key kept, key_class): named non-printing keys are kept, printable characters are not."""
-    named = _NAMED_KEYS.get(key.lower())
-    if named is not None:
-        return named, "named"
-    folded = normalize(key)
-    if len(folded) == 1:
-        return None, char_class(folded)
-    if folded.lower() == "space":
-        return None, "space"
-    return None, "other"
-
-
-def shortcut_key(modifiers: frozenset[str], key: str) -> tuple[str | None, str]:
-    """Keep the key of a real shortcut; a 'shortcut' that types a character is typing."""
-    named, key_class = classify_key(key)
-    if named is not None:
-        return named, key_class
-    command = modifiers & {"ctrl", "alt", "meta"}
-    if not command:
-        return None, key_class  # shift+letter is an upper-case letter, not a shortcut
-    folded = normalize(key)
-    if len(folded) != 1 or not folded.isascii() or not folded.isprintable():
-        return None, key_class
-    altgr = {"ctrl", "alt"} <= modifiers and "meta" not in modifiers
-    if altgr and not folded.isalnum():
-        return None, key_class  # AltGr (ctrl+alt) types '@', '{', '€' on many layouts
-    return folded.lower(), key_class
-
-
-def text_classes(text: str) -> tuple[int, int, int, int, int]:
-    """Length and character-class counts: all that is kept of typed text."""
-    letters = digits = spaces = 0
-    for ch in text:
-        if ch.isalpha():
-            letters += 1
-        elif ch.isdigit():
-            digits += 1
-        elif ch.isspace():
-            spaces += 1
-    return len(text), letters, digits, spaces, len(text) - letters - digits - spaces
-
-
-def _safe_token(value: str | None, pattern: re.Pattern[str]) -> str | None:
-    if value is None:
-        return None
-    return value if pattern.fullmatch(value) else "other"
 
 
 @dataclass(slots=True)
@@ -441,8 +339,8 @@ def process_batch(
         extra["unknown_field"] = dropped_fields
     tally = _Tally()
     batch_id = str(envelope.batch_id)
-    agent_version = _safe_token(envelope.agent.version, _AGENT_FIELD)
-    agent_os = _safe_token(envelope.agent.os, _AGENT_FIELD)
+    agent_version = safe_token(envelope.agent.version, _AGENT_FIELD)
+    agent_os = safe_token(envelope.agent.os, _AGENT_FIELD)
     earliest = received_at_ms - limits.max_event_age_ms
     latest = received_at_ms + limits.max_clock_skew_ms
     allowed = program.allowed_types
@@ -509,13 +407,13 @@ def process_batch(
                 button = ev.button
         if etype in _TARGET_TYPES and ev.target is not None:
             target = ev.target
-            target_role = _safe_token(target.role, _ROLE)
+            target_role = safe_token(target.role, ROLE)
             name = target.name if target.name is not None else target.automation_id
             target_name, target_counts = ctx.text(target_mode, name)
             counts = _merge(counts, target_counts)
         if etype == "key.shortcut":
             mods = frozenset(ev.modifiers)
-            modifiers = [m for m in _MODIFIER_ORDER if m in mods]
+            modifiers = [m for m in MODIFIER_ORDER if m in mods]
             key, key_class = shortcut_key(mods, ev.key)
         elif etype == "key.press":
             key, key_class = classify_key(ev.key)
@@ -530,7 +428,7 @@ def process_batch(
                     counts = _merge(counts, label_counts)
         elif etype == "clipboard":
             clip_op = ev.op
-            clip_mime = _safe_token(ev.mime.lower() if ev.mime else None, _MIME)
+            clip_mime = safe_token(ev.mime.lower() if ev.mime else None, MIME)
             clip_len = (
                 ev.length
                 if ev.length is not None
@@ -539,7 +437,7 @@ def process_batch(
             if ev.content is not None:
                 counts = _merge(counts, _CLIPBOARD_CONTENT)
         elif etype in ("capture.pause", "capture.resume") and ev.reason is not None:
-            reason = ev.reason if ev.reason in _CAPTURE_REASONS else "other"
+            reason = ev.reason if ev.reason in CAPTURE_REASONS else "other"
 
         if counts:
             tally.add(counts)

@@ -783,14 +783,18 @@ def test_describe_explains_the_text_modes() -> None:
     assert "Never captured: clipboard, menu.select, pointer.drag, text.input." in shortcuts
 
 
-# --- drift guards: the mirrors of the server's tables -------------------------------------------
+# --- one vocabulary for both sides -------------------------------------------
 
 
-def test_mirrored_tables_match_the_server() -> None:
-    assert set(pipeline._NAMED_KEYS) == client_policy.NAMED_KEYS
-    assert pipeline._CAPTURE_REASONS == client_policy.CAPTURE_REASONS
-    assert pipeline._MIME.pattern == client_policy.MIME.pattern
-    assert pipeline._ROLE.pattern == client_policy.ROLE.pattern
+def test_client_and_server_share_one_vocabulary() -> None:
+    """No copies to drift: both sides use lambdas/core/vocabulary.py."""
+    from lambdas.core import vocabulary
+
+    assert client_policy.classify_key is vocabulary.classify_key is pipeline.classify_key
+    assert client_policy.shortcut_key is vocabulary.shortcut_key is pipeline.shortcut_key
+    assert client_policy.CAPTURE_REASONS is pipeline.CAPTURE_REASONS
+    assert client_policy.MIME is pipeline.MIME
+    assert client_policy.ROLE is pipeline.ROLE
 
 
 def test_text_limits_match_the_schema() -> None:
