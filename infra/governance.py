@@ -23,6 +23,7 @@ from lambdas.core import resources
 from lambdas.core.lake import program_prefix
 from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
 
+from .defaults import rotated_key
 from .ingest_api import lake_function, log_retention
 from .nag import acknowledge
 from .program_keys import ProgramKey
@@ -131,6 +132,14 @@ class GovernanceWorkflows(Construct):
             retention=log_retention(retention_days),
             removal_policy=removal,
         )
+        # Execution history keeps each execution's input for 90 days, and an erase-subject
+        # input names the person: encrypt it with a key of our own, not an AWS-owned one.
+        self.history_key = rotated_key(
+            self,
+            "HistoryKey",
+            description="Interaction Lake governance workflows: execution history",
+            removal=removal,
+        )
         values = {
             **resources.workflow_substitutions(
                 programs=keys,
@@ -161,6 +170,9 @@ class GovernanceWorkflows(Construct):
             # Lambdas, and a placeholder without a value fails the deployment, not an execution
             definition_substitutions={k: v for k, v in values.items() if f"${{{k}}}" in text},
             tracing_enabled=True,
+            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(
+                self.history_key, kms_data_key_reuse_period_seconds=Duration.minutes(5)
+            ),
             logs=sfn.LogOptions(
                 destination=self.log_group,
                 level=sfn.LogLevel.ALL,
@@ -260,6 +272,9 @@ class GovernanceWorkflows(Construct):
 
     def grant_operator(self, role: iam.Role) -> None:
         """Start the workflows, follow their executions, answer the purge's approval request."""
+        # executions' inputs and outputs are encrypted under the history key: starting one
+        # encrypts its input, reading one decrypts it
+        self.history_key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution"],

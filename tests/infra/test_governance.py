@@ -157,6 +157,13 @@ def tables_key_id(synth: Synth) -> str:
     return logical_id
 
 
+def history_key_id(synth: Synth) -> str:
+    [logical_id] = [
+        k for k in synth.resources("AWS::KMS::Key") if k.startswith("GovernanceHistory")
+    ]
+    return logical_id
+
+
 def expected_tokens(synth: Synth) -> dict[str, str]:
     """Each placeholder -> what the template must give it (logical ids for references)."""
     lake_id, _ = lake_bucket(synth)
@@ -203,6 +210,19 @@ def test_every_step_is_logged_without_execution_data_to_an_encrypted_group(synth
 def test_every_state_machine_is_traced(synth: Synth) -> None:
     for _, props in machines(synth).values():
         assert props["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_execution_history_is_encrypted_with_a_key_of_our_own(synth: Synth) -> None:
+    """An erase-subject input names the person; its history is kept 90 days."""
+    key = history_key_id(synth)
+    assert synth.resources("AWS::KMS::Key")[key]["Properties"]["EnableKeyRotation"] is True
+    for _, props in machines(synth).values():
+        config = props["EncryptionConfiguration"]
+        assert config["Type"] == "CUSTOMER_MANAGED_KMS_KEY"
+        assert ref_id(config["KmsKeyId"]) == key
+    operators = grants(synth, role_id(synth, "AccessGovernance"))
+    assert key in operators["kms:Decrypt"]
+    assert key in operators["kms:GenerateDataKey"]
 
 
 @pytest.mark.parametrize("workflow", resources.WORKFLOWS)
@@ -273,8 +293,8 @@ def test_each_role_is_scoped_to_the_resources_its_file_names(synth: Synth, workf
             assert where == {table_id(synth, resources.PROGRAM_STATE)}
         elif action == "dynamodb:PutItem":
             assert where == {table_id(synth, resources.AUDIT)}
-        elif action in TABLES_KEY:
-            assert where == {tables_key_id(synth)}
+        elif action in TABLES_KEY:  # the tables' key via DynamoDB, the history key via SFN
+            assert where <= {tables_key_id(synth), history_key_id(synth)}
         elif action.startswith("kms:"):
             assert where == keys
         elif action == "secretsmanager:DeleteSecret":
@@ -289,9 +309,16 @@ def test_each_role_is_scoped_to_the_resources_its_file_names(synth: Synth, workf
             raise AssertionError(f"{workflow}: unexpected {action}")
     for statement in statements(synth, workflow_role(synth, workflow)):
         actions = set(as_list(statement["Action"]))
-        if actions & TABLES_KEY:
+        if actions & TABLES_KEY and ref_id(statement["Resource"]) == tables_key_id(synth):
             assert list(statement["Condition"]["StringEquals"]) == ["kms:ViaService"]
             assert "dynamodb." in render(statement["Condition"]["StringEquals"]["kms:ViaService"])
+        elif actions & TABLES_KEY:  # the history key, for this state machine's own executions
+            condition = statement["Condition"]["StringEquals"]
+            assert condition  # bound to an encryption context: never the key at large
+            assert set(condition) <= {
+                "kms:EncryptionContext:aws:states:stateMachineArn",
+                "kms:EncryptionContext:SourceArn",
+            }
         if "s3:ListBucketVersions" in actions:
             prefixes = statement["Condition"]["StringLike"]["s3:prefix"]
             assert sorted(prefixes) == sorted(f"{program_prefix(p)}*" for p in PROGRAMS)
@@ -422,7 +449,9 @@ def test_governance_role_runs_follows_and_approves_the_workflows(synth: Synth) -
     dynamodb = {a for a in granted if a.startswith("dynamodb:")}
     assert dynamodb == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"}  # reads only
     assert granted["states:ListStateMachines"] == {"*"}
-    assert not {a for a in granted if a.startswith("kms:") and a != "kms:Decrypt"}
+    kms_actions = {a: w for a, w in granted.items() if a.startswith("kms:")}
+    assert set(kms_actions) == {"kms:Decrypt", "kms:GenerateDataKey"}  # no key administration
+    assert kms_actions["kms:GenerateDataKey"] == {history_key_id(synth)}  # to start executions
     assert not {a for a in granted if a.startswith(("secretsmanager:", "s3:"))}
     trust = synth.template["Resources"][governance]["Properties"]["AssumeRolePolicyDocument"]
     [statement] = trust["Statement"]
