@@ -54,7 +54,6 @@ from moto import mock_aws  # noqa: E402
 from ilake import workflows  # noqa: E402
 from ilake.provision import AUDIT_TABLE, Clients, provision  # noqa: E402
 from ilake.simulate import make_batch  # noqa: E402
-from lambdas.core import resources  # noqa: E402
 from lambdas.core.lake import object_key, program_prefix, to_parquet  # noqa: E402
 from lambdas.core.pipeline import decode_envelope, process_batch  # noqa: E402
 from lambdas.core.programs import load_programs  # noqa: E402
@@ -90,21 +89,8 @@ def setup() -> tuple[Clients, Settings, dict[str, str], object]:
     clients = Clients.create(session)
     programs = sorted(load_programs(BUNDLED_PROGRAMS))
     provision(clients, settings, programs, agents_table="ilake-bench-agents", region="eu-west-1")
+    machines = workflows.provision_governance(session, settings, programs, audit_table=AUDIT_TABLE)
     sfn = session.client("stepfunctions")
-    machines = workflows.provision_workflows(
-        iam=session.client("iam"),
-        lambda_=session.client("lambda"),
-        sfn=sfn,
-        substitutions=resources.workflow_substitutions(
-            programs=programs,
-            program_state_table=settings.program_state_table,
-            audit_table=AUDIT_TABLE,
-            lake_bucket=settings.lake_bucket,
-            key_alias_prefix=settings.key_alias_prefix,
-            secret_prefix=settings.secret_name_prefix,
-        ),
-    )
-    workflows.install_invoke_shim(workflows.local_handlers())
     return clients, settings, machines, sfn
 
 

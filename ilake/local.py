@@ -301,13 +301,11 @@ class LocalStack:
         from lambdas.authorizer import handler as authorizer_handler
         from lambdas.core.agents import enroll_agent
         from lambdas.core.programs import load_programs
-        from lambdas.core.resources import workflow_substitutions
         from lambdas.core.settings import Settings
-        from lambdas.governance import erase, purge
         from lambdas.ingest import handler as ingest_handler
 
         from .provision import Clients, provision
-        from .workflows import install_invoke_shim, local_handlers, provision_workflows
+        from .workflows import provision_governance
 
         programs = load_programs(self.programs_dir)
         settings = Settings.from_env()
@@ -320,27 +318,17 @@ class LocalStack:
             audit_table=RESOURCE_NAMES["AUDIT_TABLE"],
             region=REGION,
         )
-        session = boto3.Session(region_name=REGION)
-        machines = provision_workflows(
-            iam=session.client("iam", endpoint_url=endpoint),
-            lambda_=session.client("lambda", endpoint_url=endpoint),
-            sfn=session.client("stepfunctions", endpoint_url=endpoint),
-            substitutions=workflow_substitutions(
-                programs=programs,
-                program_state_table=settings.program_state_table,
-                audit_table=RESOURCE_NAMES["AUDIT_TABLE"],
-                lake_bucket=settings.lake_bucket,
-                key_alias_prefix=settings.key_alias_prefix,
-                secret_prefix=settings.secret_name_prefix,
-            ),
+        machines = provision_governance(
+            boto3.Session(region_name=REGION),
+            settings,
+            programs,
+            audit_table=RESOURCE_NAMES["AUDIT_TABLE"],
+            endpoint_url=endpoint,
         )
-        install_invoke_shim(local_handlers())
         for cached in (
             ingest_handler.service,  # clients built from now on see the local endpoint
             authorizer_handler._dynamodb,
             _cloudwatch,
-            purge._clients,
-            erase._clients,
         ):
             cached.cache_clear()
         tokens = {

@@ -13,8 +13,9 @@ import json
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from lambdas.core import resources
@@ -117,6 +118,39 @@ def provision_workflows(
         )["stateMachineArn"]
         for name in resources.WORKFLOWS
     }
+
+
+def provision_governance(
+    session: Any,
+    settings: Any,
+    programs: Iterable[str],
+    *,
+    audit_table: str,
+    endpoint_url: str | None = None,
+) -> dict[str, str]:
+    """Local mode's governance: the state machines and functions in moto, the invoke shim on,
+    and the governance Lambdas' cached clients rebuilt against this endpoint. Returns
+    workflow -> state machine ARN."""
+    from lambdas.governance import erase, purge
+
+    client = partial(session.client, endpoint_url=endpoint_url)
+    machines = provision_workflows(
+        iam=client("iam"),
+        lambda_=client("lambda"),
+        sfn=client("stepfunctions"),
+        substitutions=resources.workflow_substitutions(
+            programs=programs,
+            program_state_table=settings.program_state_table,
+            audit_table=audit_table,
+            lake_bucket=settings.lake_bucket,
+            key_alias_prefix=settings.key_alias_prefix,
+            secret_prefix=settings.secret_name_prefix,
+        ),
+    )
+    install_invoke_shim(local_handlers())
+    purge._clients.cache_clear()
+    erase._clients.cache_clear()
+    return machines
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,3 +180,14 @@ def running_local_stack(state_dir: Path) -> Iterator[LocalState]:
         os.environ.update(saved)
         ingest_handler.service.cache_clear()
         authorizer_handler._dynamodb.cache_clear()
+
+
+def local_client(state: LocalState, service: str) -> Any:
+    """A boto3 client for the local stack's moto server, whatever the environment says."""
+    return boto3.client(
+        service,
+        endpoint_url=state.aws_endpoint_url,
+        region_name=state.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )

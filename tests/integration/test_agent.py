@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pyarrow.parquet as pq
 import pytest
 
@@ -26,7 +25,7 @@ from ilake_agent.policy import ClientPolicy
 from lambdas.core.programs import load_programs
 from lambdas.core.settings import BUNDLED_PROGRAMS
 
-from .conftest import running_local_stack
+from .conftest import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 PROGRAM = "menu-navigation"  # no pointer sampling: every captured event is stored
@@ -51,13 +50,7 @@ def policy() -> ClientPolicy:
 
 
 def stored_event_ids(state: LocalState) -> Counter[str]:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=state.aws_endpoint_url,
-        region_name=state.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    s3 = local_client(state, "s3")
     ids: Counter[str] = Counter()
     pages = s3.get_paginator("list_objects_v2").paginate(
         Bucket=state.bucket, Prefix=f"interactions/program={PROGRAM}/"
@@ -171,13 +164,7 @@ def test_a_pause_mid_stream_stops_capture_and_wipes_the_spool(
     for event in stream[:500]:
         client.record(event)
     assert client.flush(timeout_s=60)
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=state.aws_endpoint_url,
-        region_name=state.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    dynamodb = local_client(state, "dynamodb")
     dynamodb.put_item(
         TableName="ilake-local-program-state",
         Item={"program": {"S": program}, "state": {"S": "PAUSED"}},

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import msgspec
 import pytest
 
@@ -23,7 +22,7 @@ from lambdas.authorizer import handler as authorizer_handler
 from lambdas.core.settings import BUNDLED_PROGRAMS
 from lambdas.ingest import handler as ingest_handler
 
-from .conftest import running_local_stack
+from .conftest import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 
@@ -55,13 +54,7 @@ def post(
 
 
 def s3(state: LocalState) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=state.aws_endpoint_url,
-        region_name=state.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return local_client(state, "s3")
 
 
 def now_batch(n: int = 50, seed: int = 1) -> dict[str, Any]:
@@ -106,13 +99,7 @@ def test_refusals_over_http(local: tuple[LocalState, Path]) -> None:
 
 def test_paused_program_is_423_over_http(local: tuple[LocalState, Path]) -> None:
     state, _ = local
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=state.aws_endpoint_url,
-        region_name=state.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    dynamodb = local_client(state, "dynamodb")
     dynamodb.put_item(
         TableName="ilake-local-program-state",
         Item={"program": {"S": "shortcut-learning"}, "state": {"S": "PAUSED"}},

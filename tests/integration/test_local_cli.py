@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from ilake.cli import main
@@ -26,7 +25,7 @@ from ilake.simulate import make_batch
 from ilake.ui import simulate_with_progress
 from lambdas.core.agents import enroll_agent
 
-from .conftest import running_local_stack
+from .conftest import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 PROGRAMS = ("menu-navigation", "shortcut-learning")
@@ -49,16 +48,6 @@ def simulated(stack: tuple[LocalState, Path]) -> dict[str, Summary]:
         )
         for seed, program in enumerate(PROGRAMS)
     }
-
-
-def client(state: LocalState, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=state.aws_endpoint_url,
-        region_name=state.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
 
 
 def query_json(
@@ -99,7 +88,7 @@ def test_every_object_is_encrypted_under_its_programs_key(
     stack: tuple[LocalState, Path], simulated: dict[str, Summary]
 ) -> None:
     state, _ = stack
-    s3 = client(state, "s3")
+    s3 = local_client(state, "s3")
     objects = s3.list_objects_v2(Bucket=state.bucket, Prefix="interactions/")["Contents"]
     assert len(objects) == sum(s.batches[200] for s in simulated.values())
     for item in objects:
@@ -114,7 +103,7 @@ def test_handler_metrics_reach_cloudwatch_with_the_counts_agents_were_told(
     stack: tuple[LocalState, Path], simulated: dict[str, Summary]
 ) -> None:
     state, _ = stack
-    cloudwatch = client(state, "cloudwatch")
+    cloudwatch = local_client(state, "cloudwatch")
     rejected = sums_by_program(cloudwatch, "Rejected.")
     redactions = sums_by_program(cloudwatch, "Redactions.")
     for program, summary in simulated.items():
@@ -207,7 +196,7 @@ def test_athena_path_runs_in_the_workgroup_and_pages_moto_canned_results(
         state_dir, "SELECT type, count(*) AS n FROM interactions GROUP BY 1", capsys, "--athena"
     )
     assert rows == [{"type": "pointer.click", "n": "42"}]
-    executions = client(state, "athena").list_query_executions(WorkGroup="interaction-lake")
+    executions = local_client(state, "athena").list_query_executions(WorkGroup="interaction-lake")
     assert executions["QueryExecutionIds"]
 
 
@@ -244,7 +233,10 @@ def test_a_token_of_a_retired_program_gets_404(stack: tuple[LocalState, Path]) -
     """A program file removed while its agents still hold tokens: the route is unknown."""
     state, _ = stack
     token = enroll_agent(
-        client(state, "dynamodb"), "ilake-local-agents", program="retired", agent_id="old-agent"
+        local_client(state, "dynamodb"),
+        "ilake-local-agents",
+        program="retired",
+        agent_id="old-agent",
     )
     agent = Agent(state.api_url, token, "retired")
     status, answer, _ = agent.post(make_batch(5, start_ms=int(time.time() * 1000) - 60_000))

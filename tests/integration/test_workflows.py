@@ -103,25 +103,11 @@ def governed(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Governe
         key_arns = provision(
             clients, settings, programs, agents_table="ilake-agents", region=REGION
         )
-        sfn = session.client("stepfunctions")
-        machines = workflows.provision_workflows(
-            iam=session.client("iam"),
-            lambda_=session.client("lambda"),
-            sfn=sfn,
-            substitutions=resources.workflow_substitutions(
-                programs=programs,
-                program_state_table=settings.program_state_table,
-                audit_table=AUDIT_TABLE,
-                lake_bucket=settings.lake_bucket,
-                key_alias_prefix=settings.key_alias_prefix,
-                secret_prefix=settings.secret_name_prefix,
-            ),
+        machines = workflows.provision_governance(
+            session, settings, programs, audit_table=AUDIT_TABLE
         )
-        workflows.install_invoke_shim(workflows.local_handlers())
         ingest_handler.service.cache_clear()
-        purge._clients.cache_clear()
-        erase._clients.cache_clear()
-        yield Governed(clients, settings, sfn, machines, key_arns)
+        yield Governed(clients, settings, session.client("stepfunctions"), machines, key_arns)
         ingest_handler.service.cache_clear()
         purge._clients.cache_clear()
         erase._clients.cache_clear()
