@@ -160,6 +160,7 @@ class Client:
         self._idle = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._capture = threading.Lock()  # orders record()'s append against a pause's wipe
         spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._dir = spool_dir
         self.policy = policy or self.fetch_policy()
@@ -195,7 +196,11 @@ class Client:
             with self._lock:
                 self.counters.not_captured += 1
             return False
-        self.spool.append(msgspec.json.encode(minimized))
+        record = msgspec.json.encode(minimized)
+        with self._capture:  # a pause's wipe cannot slip between this check and the append
+            if self.paused:
+                return False
+            self.spool.append(record)
         with self._lock:
             self.counters.recorded += 1
             self._pending += 1
@@ -364,10 +369,12 @@ class Client:
         (self._dir / INFLIGHT).unlink(missing_ok=True)
 
     def _paused(self) -> None:
-        """The program stopped collecting: capture nothing more and keep nothing."""
-        self.paused = True
-        self.spool.wipe()
-        (self._dir / INFLIGHT).unlink(missing_ok=True)
+        """The program stopped collecting: capture nothing more and keep nothing. `paused`
+        turns true with the wipe done, so a flush that sees it finds the spool empty."""
+        with self._capture:
+            self.spool.wipe()
+            (self._dir / INFLIGHT).unlink(missing_ok=True)
+            self.paused = True
         self._idle.set()
 
     def _stop_with(self, status: int) -> None:
