@@ -404,30 +404,10 @@ def report(
 
     Example: [bold]ilake report --out .ilake/report.html[/]
     """
-    path = build_report(_local_state(state_dir), output, days=days)
+    from .report import local_report
+
+    path = local_report(_local_state(state_dir), output, days=days)
     out.print(f"report: {path.resolve()}")
-
-
-def build_report(state: Any, output: Path, *, days: int = 14, con: Any = None) -> Path:
-    """The report from the lake (through the S3 endpoint) and the ingest metrics (CloudWatch)."""
-    import boto3
-
-    from .metrics import sums_by_program
-    from .query import open_lake
-    from .report import write_report
-
-    if con is None:
-        con = open_lake(
-            endpoint_url=state.aws_endpoint_url,
-            bucket=state.bucket,
-            region=state.region,
-            in_memory=True,  # the report runs a dozen queries over the whole lake
-        )
-    rejected = sums_by_program(
-        boto3.client("cloudwatch", region_name=state.region), "Rejected.", days=days
-    )
-    write_report(con, output, rejected=rejected)
-    return output
 
 
 # -- governance ------------------------------------------------------------------------------

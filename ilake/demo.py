@@ -80,9 +80,9 @@ def run(
         _queries(con, programs, console)
 
         step("Report")
-        from .cli import build_report
+        from .report import local_report
 
-        report = build_report(state, state_dir / "report.html", con=con)
+        report = local_report(state, state_dir / "report.html", con=con)
         console.print(f"[bold]report:[/] {report.resolve()}")
 
         step("Governance: erase one person, pause with a lock, purge with a second approval")

@@ -578,3 +578,25 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(data), encoding="utf-8")
     return data
+
+
+def local_report(state: Any, output: Path, *, days: int = 14, con: Any = None) -> Path:
+    """The report of a running local stack: the lake through its S3 endpoint (read once into
+    memory: the report runs a dozen queries) and the ingest metrics from its CloudWatch."""
+    import boto3
+
+    from .metrics import sums_by_program
+    from .query import open_lake
+
+    if con is None:
+        con = open_lake(
+            endpoint_url=state.aws_endpoint_url,
+            bucket=state.bucket,
+            region=state.region,
+            in_memory=True,
+        )
+    rejected = sums_by_program(
+        boto3.client("cloudwatch", region_name=state.region), "Rejected.", days=days
+    )
+    write_report(con, output, rejected=rejected)
+    return output

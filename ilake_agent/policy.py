@@ -53,7 +53,7 @@ from typing import Any, Final
 
 import msgspec
 
-from lambdas.core.programs import DEFAULT_DENIED_APPS, _glob_regex
+from lambdas.core.programs import DEFAULT_DENIED_APPS, app_denied, glob_regex
 from lambdas.core.redact import DETECTORS, Redactor
 from lambdas.core.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES
 from lambdas.core.vocabulary import (
@@ -219,8 +219,8 @@ class ClientPolicy:
         self.allow = allow
         self._redactor = Redactor(detectors, self.urls)
         # The server's own glob compiler and decision (Program.app_denied), over the same lists.
-        self._deny = _glob_regex(deny)
-        self._allow = _glob_regex(allow) if allow is not None else None
+        self._deny = glob_regex(deny)
+        self._allow = glob_regex(allow) if allow is not None else None
         self._apps: dict[tuple[str | None, str | None], dict[str, Any] | None] = {}
         self._texts: dict[str, str] = {}
         self._urls: dict[str, str | None] = {}
@@ -350,20 +350,12 @@ class ClientPolicy:
         try:
             done = self._apps[key]
         except KeyError:
-            done = None if self._denied(name, bundle) else self._minimal_app(name, bundle)
+            denied = app_denied(self._deny, self._allow, name, bundle)
+            done = None if denied else self._minimal_app(name, bundle)
             if len(self._apps) >= MEMO_SIZE:
                 self._apps.clear()
             self._apps[key] = done
         return None if done is None else dict(done)
-
-    def _denied(self, name: str | None, bundle_id: str | None) -> bool:
-        """Program.app_denied: fail closed, with an allowlist an app without a name is denied."""
-        candidates = [c.casefold() for c in (name, bundle_id) if c]
-        if any(self._deny.fullmatch(c) for c in candidates):
-            return True
-        if self._allow is not None:
-            return not any(self._allow.fullmatch(c) for c in candidates)
-        return False
 
     def _minimal_app(self, name: str | None, bundle: str | None) -> dict[str, Any]:
         app: dict[str, Any] = {}

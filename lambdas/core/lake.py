@@ -139,6 +139,18 @@ def program_prefix(program: str) -> str:
     return f"interactions/program={program}/"
 
 
+def put_args(key_arn: str) -> dict[str, object]:
+    """How every lake object is written (DESIGN 4.5): Parquet, SSE-KMS under the program's key
+    with bucket keys on, a SHA-256 checksum S3 verifies. Ingest and erasure both use it."""
+    return {
+        "ContentType": "application/vnd.apache.parquet",
+        "ServerSideEncryption": "aws:kms",
+        "SSEKMSKeyId": key_arn,
+        "BucketKeyEnabled": True,
+        "ChecksumAlgorithm": "SHA256",
+    }
+
+
 def to_parquet(table: pa.Table) -> bytes:
     """Parquet bytes: zstd, dictionary encoding where it pays, statistics on for pruning."""
     sink = io.BytesIO()

@@ -163,8 +163,8 @@ class Program:
         self.allowed_types = frozenset(file.collect.event_types)
         self.digest = digest
         self.policy_version = f"{file.name}@{file.version}"
-        self._deny = _glob_regex((*DEFAULT_DENIED_APPS, *file.apps.deny))
-        self._allow = _glob_regex(file.apps.allow) if file.apps.allow else None
+        self._deny = glob_regex((*DEFAULT_DENIED_APPS, *file.apps.deny))
+        self._allow = glob_regex(file.apps.allow) if file.apps.allow else None
         # App identities (not personal data) repeat across every batch: decide each once.
         self._decisions: dict[tuple[str | None, str | None], bool] = {}
 
@@ -179,12 +179,7 @@ class Program:
         return decision
 
     def _decide(self, name: str | None, bundle_id: str | None) -> bool:
-        candidates = [c.casefold() for c in (name, bundle_id) if c]
-        if any(self._deny.fullmatch(c) for c in candidates):
-            return True
-        if self._allow is not None:
-            return not any(self._allow.fullmatch(c) for c in candidates)
-        return False
+        return app_denied(self._deny, self._allow, name, bundle_id)
 
     def public_policy(self) -> dict[str, object]:
         """The effective collection policy an agent may show its user (GET .../policy)."""
@@ -218,7 +213,21 @@ class Program:
 _MAX_DECISIONS = 4096
 
 
-def _glob_regex(patterns: Iterable[str]) -> re.Pattern[str]:
+def app_denied(
+    deny: re.Pattern[str], allow: re.Pattern[str] | None, name: str | None, bundle_id: str | None
+) -> bool:
+    """Whether an app's events are dropped whole: denied by name or bundle id (casefolded
+    globs), or outside the allowlist; with an allowlist, an app that names nothing is denied.
+    The server and the agent (ilake_agent.policy) decide with this one function."""
+    candidates = [c.casefold() for c in (name, bundle_id) if c]
+    if any(deny.fullmatch(c) for c in candidates):
+        return True
+    if allow is not None:
+        return not any(allow.fullmatch(c) for c in candidates)
+    return False
+
+
+def glob_regex(patterns: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(fnmatch.translate(p.casefold()) for p in patterns) or "(?!)")
 
 

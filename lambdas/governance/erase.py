@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 
 from lambdas.core.erasure import scan, without_subject
-from lambdas.core.lake import program_prefix
+from lambdas.core.lake import program_prefix, put_args
 from lambdas.core.programs import PROGRAM_NAME
 from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
@@ -92,11 +92,7 @@ def rewrite(program: str, key: str, pid: str) -> dict[str, Any]:
             Bucket=bucket,
             Key=key,
             Body=data,
-            ContentType="application/vnd.apache.parquet",
-            ServerSideEncryption="aws:kms",
-            SSEKMSKeyId=key_arn,
-            BucketKeyEnabled=True,
-            ChecksumAlgorithm="SHA256",
+            **put_args(key_arn),
             Metadata={**current.get("Metadata", {}), "erased-rows": str(removed)},
         )
         keep = written["VersionId"]

@@ -38,7 +38,7 @@ from lambdas.core.errors import (
     ServiceFault,
     UnknownProgram,
 )
-from lambdas.core.lake import object_key, to_parquet
+from lambdas.core.lake import object_key, put_args, to_parquet
 from lambdas.core.pipeline import BatchOutcome, decode_envelope, process_batch
 from lambdas.core.programs import PROGRAM_NAME, Program, load_programs
 from lambdas.core.pseudonym import Pseudonymizer
@@ -182,11 +182,7 @@ class IngestService:
                 Bucket=self.settings.lake_bucket,
                 Key=key,
                 Body=data,
-                ContentType="application/vnd.apache.parquet",
-                ServerSideEncryption="aws:kms",
-                SSEKMSKeyId=key_arn,
-                BucketKeyEnabled=True,
-                ChecksumAlgorithm="SHA256",
+                **put_args(key_arn),
                 Metadata={
                     "policy-version": program.policy_version,
                     "rows": str(outcome.accepted),
