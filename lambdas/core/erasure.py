@@ -5,7 +5,8 @@ Finding reads as little as possible: a file's footer first, whose row-group stat
 `subject_pid` rule out every row group whose [min, max] excludes the pseudonym (one agent's batch
 usually holds one subject, and compacted files are sorted by subject), then only the
 `subject_pid` column of the row groups that remain. Rewriting keeps every other row, in order,
-with the lake's schema and writer settings.
+with the lake's schema and writer settings, and the file's own metadata (a compacted file's
+manifest, which compaction's crash recovery reads).
 """
 
 from __future__ import annotations
@@ -60,7 +61,13 @@ def without_subject(data: bytes, pid: str) -> tuple[bytes | None, int]:
     """The file without `pid`'s rows, and how many were removed. None when no row is left."""
     table = pq.read_table(io.BytesIO(data), schema=INTERACTIONS)
     keep = pc.not_equal(table[SUBJECT], pa.scalar(pid))
-    kept = table.filter(keep)
+    # the file's own key-value metadata (a compacted file's manifest) survives the rewrite
+    own = {
+        k: v
+        for k, v in (pq.read_metadata(io.BytesIO(data)).metadata or {}).items()
+        if not k.startswith(b"ARROW:")
+    }
+    kept = table.filter(keep).replace_schema_metadata(own or None)
     removed = table.num_rows - kept.num_rows
     if kept.num_rows == 0:
         return None, removed

@@ -129,10 +129,15 @@ def glue_columns() -> list[dict[str, str]]:
     return [{"Name": f.name, "Type": glue_type(f.type)} for f in INTERACTIONS]
 
 
+def partition_prefix(program: str, at: datetime) -> str:
+    """interactions/program=<p>/dt=<YYYY-MM-DD>/hour=<HH>/: the hour partition holding `at`."""
+    at = at.astimezone(UTC)
+    return f"{program_prefix(program)}dt={at:%Y-%m-%d}/hour={at:%H}/"
+
+
 def object_key(program: str, received_at: datetime, batch_id: str) -> str:
     """interactions/program=<p>/dt=<YYYY-MM-DD>/hour=<HH>/<batch_id>.parquet, by arrival time."""
-    at = received_at.astimezone(UTC)
-    return f"interactions/program={program}/dt={at:%Y-%m-%d}/hour={at:%H}/{batch_id}.parquet"
+    return f"{partition_prefix(program, received_at)}{batch_id}.parquet"
 
 
 def program_prefix(program: str) -> str:
@@ -151,15 +156,18 @@ def put_args(key_arn: str) -> dict[str, object]:
     }
 
 
+# How every lake file is written (ingest, erasure, compaction): zstd, dictionary encoding where it
+# pays, statistics on for pruning.
+WRITER_OPTIONS: dict[str, object] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": _DICTIONARY_COLUMNS,
+    "write_statistics": True,
+}
+
+
 def to_parquet(table: pa.Table) -> bytes:
-    """Parquet bytes: zstd, dictionary encoding where it pays, statistics on for pruning."""
+    """Parquet bytes of one table, with the lake's writer settings (`WRITER_OPTIONS`)."""
     sink = io.BytesIO()
-    pq.write_table(
-        table,
-        sink,
-        compression="zstd",
-        compression_level=3,
-        use_dictionary=_DICTIONARY_COLUMNS,
-        write_statistics=True,
-    )
+    pq.write_table(table, sink, **WRITER_OPTIONS)
     return sink.getvalue()
