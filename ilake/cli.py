@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 a check failed (an invalid program file), 2 bad input or a
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -745,6 +746,136 @@ def agent_run(
         fail(f"stopped: {client.error} (the spool is kept)")
     elif not delivered:
         fail(f"not everything was delivered within {timeout:g} s; it stays in {spool}")
+
+
+# -- compaction and retention ----------------------------------------------------------------
+
+retention_app = typer.Typer(
+    help="Retention: what is past its program's retention.", no_args_is_help=True
+)
+app.add_typer(retention_app, name="retention")
+
+
+def _local_lake(state_dir: Path) -> Any:
+    """Point this process at local mode's lake, as the Lambdas' environment would."""
+    from .local import RESOURCE_NAMES
+
+    state = _local_state(state_dir)
+    os.environ.update(
+        {name: RESOURCE_NAMES[name] for name in ("LAKE_BUCKET", "PROGRAM_STATE_TABLE")}
+    )
+    return state
+
+
+@app.command()
+def compact(
+    program: Annotated[
+        list[str] | None, typer.Option("--program", "-p", help="Program (repeat); all by default.")
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(help="Compact as if it were this time (ISO 8601 with zone); default: now."),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.table,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """Compact closed hour partitions in local mode, as the hourly schedule does in AWS.
+
+    An hour is closed 15 minutes after it ends (COMPACTION_GRACE_S); the last 48 hours are
+    examined (COMPACTION_LOOKBACK_HOURS). Exits 2 if a partition could not be compacted.
+
+    Example: [bold]ilake compact --program menu-navigation[/]
+    """
+    names = program or sorted(_programs())
+    for name in names:
+        _program(name)
+    if now is not None:
+        try:
+            if datetime.fromisoformat(now).tzinfo is None:
+                fail("--now needs a time zone, e.g. 2026-11-20T12:30:00+00:00")
+        except ValueError:
+            fail("--now is not an ISO 8601 time")
+    _local_lake(state_dir)
+    from lambdas.compaction.handler import handler
+
+    rows, failed = [], 0
+    for name in names:
+        result = handler({"program": name, **({"now": now} if now else {})})
+        if "skipped" in result:
+            rows.append((name, "", "skipped: " + result["skipped"], "", "", "", "", "", ""))
+            continue
+        for part in result["partitions"]:
+            failed += part["outcome"] == "failed"
+            where = part["partition"].split("/", 2)[2].rstrip("/")
+            rows.append(
+                (
+                    name,
+                    where,
+                    part["outcome"] + (f": {part['reason']}" if part["reason"] else ""),
+                    part["inputs"],
+                    part["rows"],
+                    part["parts"],
+                    round(part["input_bytes"] / 2**20, 2),
+                    round(part["output_bytes"] / 2**20, 2),
+                    part["seconds"],
+                )
+            )
+    columns = ["program", "partition", "outcome", "files in", "rows", "files out", "MiB in",
+               "MiB out", "seconds"]  # fmt: skip
+    if rows or output is not OutputFormat.table:
+        print_rows(columns, rows, output)
+    else:
+        out.print("nothing to compact: no closed hour holds small files")
+    if failed:
+        fail(f"{failed} partition(s) could not be compacted")
+
+
+@retention_app.command("check")
+def retention_check(
+    program: Annotated[str | None, typer.Option("--program", "-p", help="One program.")] = None,
+    today: Annotated[
+        str | None, typer.Option(help="Check as of this day (YYYY-MM-DD, UTC); default: today.")
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.table,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+) -> None:
+    """List lake objects past their program's retention in local mode.
+
+    An object is past retention when its partition day (ingestion day) is more than the
+    program's retention_days ago. S3 lifecycle rules count from an object's creation, so a file
+    rewritten later (compaction, erasure) lives longer than its data should: this shows it.
+
+    Example: [bold]ilake retention check --today 2027-06-01[/]
+    """
+    from datetime import date
+
+    from lambdas.core.retention import past_retention
+
+    programs = _programs()
+    names = [_program(program).name] if program else sorted(programs)
+    try:
+        day = date.fromisoformat(today) if today else datetime.now(UTC).date()
+    except ValueError:
+        fail("--today must be a day, YYYY-MM-DD")
+    state = _local_lake(state_dir)
+    import boto3
+
+    s3 = boto3.client("s3")
+    rows = []
+    for name in names:
+        for found in past_retention(
+            s3, state.bucket, name, programs[name].file.retention_days, day
+        ):
+            rows.append((name, found.key, found.day.isoformat(), found.days_past, found.size))
+    columns = ["program", "object", "partition day", "days past retention", "bytes"]
+    if rows or output is not OutputFormat.table:
+        print_rows(columns, rows, output)
+    else:
+        out.print(f"nothing past retention as of {day.isoformat()}")
 
 
 # -- demo ------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ call only what its file calls, on only the resources it names.
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -20,10 +19,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from lambdas.core import resources
-from lambdas.core.lake import program_prefix
 from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
 
 from .defaults import rotated_key
+from .grants import LakeGrants
 from .ingest_api import lake_function, log_retention
 from .nag import acknowledge
 from .program_keys import ProgramKey
@@ -68,10 +67,9 @@ class GovernanceWorkflows(Construct):
         removal: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        self._region = stack.region
+        self._region = Stack.of(self).region
         self._lake, self._keys, self._tables = lake, keys, tables
-        self._lake_id = stack.resolve(stack.get_logical_id(lake.node.default_child))  # type: ignore[arg-type]
+        self._grants = LakeGrants(Stack.of(self), lake=lake, keys=keys, tables=tables)
 
         def function(
             construct_id: str,
@@ -196,20 +194,22 @@ class GovernanceWorkflows(Construct):
         machines = self.state_machines
         for machine in machines.values():
             # every workflow updates the program's state and appends to the audit trail
-            self._allow(machine.role, ["dynamodb:UpdateItem"], [self._tables.program_state])
-            self._allow(machine.role, ["dynamodb:PutItem"], [self._tables.audit])
-            self._table_key(machine.role, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
-        self._program_keys(machines["pause"].role, "kms:DescribeKey", "kms:DisableKey")
-        self._program_keys(machines["resume"].role, "kms:DescribeKey", "kms:EnableKey")
+            self._grants.allow(machine.role, ["dynamodb:UpdateItem"], [self._tables.program_state])
+            self._grants.allow(machine.role, ["dynamodb:PutItem"], [self._tables.audit])
+            self._grants.table_key(
+                machine.role, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+            )
+        self._grants.program_keys(machines["pause"].role, "kms:DescribeKey", "kms:DisableKey")
+        self._grants.program_keys(machines["resume"].role, "kms:DescribeKey", "kms:EnableKey")
         purge = machines["purge"].role
-        self._program_keys(purge, "kms:DescribeKey", "kms:ScheduleKeyDeletion")
+        self._grants.program_keys(purge, "kms:DescribeKey", "kms:ScheduleKeyDeletion")
         purge.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["secretsmanager:DeleteSecret"],
                 resources=[key.secret.secret_arn for key in self._keys.values()],
             )
         )
-        self._list_versions(purge)
+        self._grants.list_versions(purge)
         self._invoke(purge, self.purge)
         self._invoke(machines["erase-subject"].role, self.erase)
 
@@ -218,37 +218,23 @@ class GovernanceWorkflows(Construct):
     def _grant_purge_function(self) -> None:
         role = self.purge.role
         assert role is not None
-        self._list_versions(role)
-        self._objects(role, "s3:DeleteObjectVersion")
-        self._allow(role, ["dynamodb:UpdateItem"], [self._tables.program_state])
-        self._table_key(role, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+        self._grants.list_versions(role)
+        self._grants.objects(role, "s3:DeleteObjectVersion")
+        self._grants.allow(role, ["dynamodb:UpdateItem"], [self._tables.program_state])
+        self._grants.table_key(role, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
         acknowledge(role, OWN_POLICY, "HIPAA.Security-IAMNoInlinePolicy")
 
     def _grant_erase_function(self) -> None:
         role = self.erase.role
         assert role is not None
-        self._list_versions(role)
+        self._grants.list_versions(role)
         # find: ranged reads of listed versions; rewrite: read the current version, write it
         # again under the program's key (the bucket policy's key pinning holds), delete the rest
-        self._objects(
+        self._grants.objects(
             role, "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObjectVersion"
         )
+        self._grants.lake_data_keys(role)
         for key in self._keys.values():
-            # data keys through S3 for this bucket only, as ProgramKey.grant_lake_write gives
-            # ingest; in the principal's policy only (the key policy delegates to IAM), since
-            # the key policy's LakeWrite statement id is ingest's
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resources=[key.key.key_arn],
-                    conditions={
-                        "StringEquals": {"kms:ViaService": f"s3.{self._region}.amazonaws.com"},
-                        "StringLike": {
-                            "kms:EncryptionContext:aws:s3:arn": f"{self._lake.bucket_arn}*"
-                        },
-                    },
-                )
-            )
             key.key.grant(role, "kms:DescribeKey")  # the rewrite names the key by its alias
             role.add_to_principal_policy(
                 iam.PolicyStatement(
@@ -324,61 +310,6 @@ class GovernanceWorkflows(Construct):
             resource="execution",
             resource_name=f"{resources.state_machine_name(workflow)}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-
-    @staticmethod
-    def _allow(role: iam.IRole, actions: list[str], tables: list[dynamodb.ITable]) -> None:
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=actions, resources=[t.table_arn for t in tables])
-        )
-
-    def _table_key(self, role: iam.IRole, actions: list[str]) -> None:
-        """The runtime tables' key, through DynamoDB only."""
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=actions,
-                resources=[self._tables.key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"dynamodb.{self._region}.amazonaws.com"}
-                },
-            )
-        )
-
-    def _program_keys(self, role: iam.IRole, *actions: str) -> None:
-        for key in self._keys.values():
-            key.key.grant(role, *actions)
-
-    def _list_versions(self, role: iam.IRole) -> None:
-        """ListObjectVersions on the lake, under the programs' prefixes only."""
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucketVersions"],
-                resources=[self._lake.bucket_arn],
-                conditions={
-                    "StringLike": {
-                        "s3:prefix": [f"{program_prefix(name)}*" for name in sorted(self._keys)]
-                    }
-                },
-            )
-        )
-
-    def _objects(self, role: iam.IRole, *actions: str) -> None:
-        """Object actions under the programs' prefixes (interactions/program=<p>/*) only."""
-        names = sorted(self._keys)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=list(actions),
-                resources=[self._lake.arn_for_objects(f"{program_prefix(n)}*") for n in names],
-            )
-        )
-        acknowledge(
-            role,
-            "Object actions on the programs' own prefixes (interactions/program=<p>/*) only: "
-            "the objects to delete or rewrite are found at run time by listing the prefix.",
-            *(
-                f"AwsSolutions-IAM5[Resource::<{self._lake_id}.Arn>/{program_prefix(n)}*]"
-                for n in names
-            ),
         )
 
     @staticmethod

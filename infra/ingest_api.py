@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_iam as iam
@@ -391,6 +391,7 @@ def lake_function(
     removal: RemovalPolicy,
     no_dlq: str,
     no_reservation: str,
+    ephemeral_storage: Size | None = None,
 ) -> tuple[lambda_.Function, logs.LogGroup]:
     """One of the project's Lambdas: the newest Python on arm64, the shared layer, its own role
     and encrypted log group, encrypted environment; `no_dlq` and `no_reservation` say why this
@@ -421,6 +422,7 @@ def lake_function(
         environment={"POWERTOOLS_SERVICE_NAME": construct_id.lower(), **environment},
         environment_encryption=logs_key,
         reserved_concurrent_executions=concurrency,
+        ephemeral_storage_size=ephemeral_storage,
         log_group=log_group,
         logging_format=lambda_.LoggingFormat.JSON,
         role=role,

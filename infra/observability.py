@@ -44,6 +44,7 @@ class Observability(Construct):
         *,
         api: apigw.RestApi,
         functions: dict[str, lambda_.IFunction],
+        scheduled: dict[str, lambda_.IFunction],
         authorizer_logs: logs.ILogGroup,
         programs: list[str],
         alarm_email: str | None,
@@ -130,6 +131,13 @@ class Observability(Construct):
                 function.metric_duration(period=PERIOD, statistic="p99"),
                 10_000,
                 f"The {name} Lambda's p99 duration is over 10 s.",
+            )
+        for name, function in scheduled.items():  # long batch jobs: errors only
+            alarm(
+                f"{name}Errors",
+                function.metric_errors(period=Duration.hours(1), statistic="Sum"),
+                1,
+                f"The {name} Lambda failed; its next scheduled run retries the work.",
             )
         for program in programs:
             accepted = ingest_metric("EventsAccepted", program)

@@ -1,7 +1,4 @@
-"""The Interaction Lake stack: composes one Construct per logical unit, nothing else.
-
-Units still to come, each in its own module, composed here: compaction.
-"""
+"""The Interaction Lake stack: composes one Construct per logical unit, nothing else."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ from lambdas.core import resources
 
 from .access import LakeAccess
 from .catalog import LakeCatalog
+from .compaction import Compaction
 from .config import AppConfig
 from .governance import GovernanceWorkflows
 from .ingest_api import IngestApi
@@ -65,6 +63,18 @@ class InteractionLakeStack(Stack):
             retention_days=config.log_retention_days,
             removal=removal,
         )
+        self.compaction = Compaction(
+            self,
+            "Compaction",
+            lake=self.storage.bucket,
+            keys=self.keys,
+            tables=self.tables,
+            code=self.api.code,
+            layer=self.api.layer.layer,
+            logs_key=self.api.logs_key,
+            retention_days=config.log_retention_days,
+            removal=removal,
+        )
         self.access = LakeAccess(
             self,
             "Access",
@@ -82,6 +92,7 @@ class InteractionLakeStack(Stack):
             "Observability",
             api=self.api.api,
             functions={"Ingest": self.api.ingest, "Authorizer": self.api.authorizer_fn},
+            scheduled={"Compaction": self.compaction.function},
             authorizer_logs=self.api.log_groups["Authorizer"],
             programs=sorted(config.programs),
             alarm_email=config.alarm_email,

@@ -16,7 +16,6 @@ before it looks for files, so it sees either the inputs or the parts).
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
@@ -56,7 +55,6 @@ logger = Logger(service="compaction")
 LEASE_S = 16 * 60  # longer than the Lambda's 15-minute timeout
 STOP_STARTING_MS = 5 * 60 * 1000  # no new partition with less time than this left
 READ_CONCURRENCY = 8
-UPLOAD_PART_BYTES = 16 * 2**20
 
 
 class CompactionError(Exception):
@@ -309,42 +307,13 @@ class Compaction:
                 yield done.result()
 
     def _upload(self, path: Path, key: str, args: dict[str, Any]) -> None:
-        """One part, written as ingest writes (`put_args`: s3transfer refuses BucketKeyEnabled),
-        in UPLOAD_PART_BYTES pieces so that memory stays at one piece."""
-        size = path.stat().st_size
-        with path.open("rb") as source:
-            if size <= UPLOAD_PART_BYTES:
-                self.s3.put_object(Bucket=self.bucket, Key=key, Body=source.read(), **args)
-                return
-            upload = self.s3.create_multipart_upload(Bucket=self.bucket, Key=key, **args)
-            upload_id = upload["UploadId"]
-            try:
-                parts = []
-                for number in range(1, math.ceil(size / UPLOAD_PART_BYTES) + 1):
-                    answer = self.s3.upload_part(
-                        Bucket=self.bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=source.read(UPLOAD_PART_BYTES),
-                        ChecksumAlgorithm=args["ChecksumAlgorithm"],
-                    )
-                    parts.append(
-                        {
-                            "PartNumber": number,
-                            "ETag": answer["ETag"],
-                            "ChecksumSHA256": answer["ChecksumSHA256"],
-                        }
-                    )
-                self.s3.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},
-                )
-            except BaseException:
-                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-                raise
+        """One part, written as ingest writes (`put_args`), streamed from its file.
+
+        A single PUT, not a multipart upload: UploadPart requests carry no encryption headers,
+        so the bucket policy that denies PutObject without SSE-KMS under the program's key
+        would refuse them (parts are ~128 MiB; a PUT takes up to 5 GiB)."""
+        with path.open("rb") as body:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, **args)
 
     def _delete_all_versions(self, prefix: str, names: set[str]) -> int:
         """Delete every version and delete marker of `names`; raises unless S3 confirmed all."""

@@ -50,7 +50,9 @@ SORT_KEYS = [("subject_pid", "ascending"), ("ts", "ascending")]
 _PART = re.compile(r"compacted-(?P<run>[0-9a-f]{32})-(?P<part>\d{4})of(?P<parts>\d{4})\.parquet")
 _SPILL_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
 MAX_BUCKETS = 4096
+BUCKET_OVERHEAD = 3
 MAX_PARTS = 9999
+MAX_FILE_BYTES = 4 * 2**30  # a part is written with one PUT (at most 5 GiB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ class CompactionConfig:
 
     target_file_bytes: int = 128 * 2**20  # a part is closed once it reaches this size
     row_group_rows: int = 262_144  # about 8-16 MiB of zstd per row group here: see README
-    memory_budget_bytes: int = 256 * 2**20  # Arrow memory of one bucket
+    memory_budget_bytes: int = 512 * 2**20  # for sorting one bucket (see bucket_count)
     grace_s: int = 900  # an hour is closed this long after it ends (a batch may still land)
     lookback_hours: int = 48  # hours examined per run
     min_inputs: int = 2  # fewer small files than this are left as they are
@@ -68,7 +70,7 @@ class CompactionConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> CompactionConfig:
         e = os.environ if env is None else env
         d = cls()
-        return cls(
+        config = cls(
             target_file_bytes=int(e.get("COMPACTION_TARGET_FILE_BYTES", d.target_file_bytes)),
             row_group_rows=int(e.get("COMPACTION_ROW_GROUP_ROWS", d.row_group_rows)),
             memory_budget_bytes=int(e.get("COMPACTION_MEMORY_BUDGET_BYTES", d.memory_budget_bytes)),
@@ -76,6 +78,9 @@ class CompactionConfig:
             lookback_hours=int(e.get("COMPACTION_LOOKBACK_HOURS", d.lookback_hours)),
             min_inputs=int(e.get("COMPACTION_MIN_INPUTS", d.min_inputs)),
         )
+        if not 0 < config.target_file_bytes <= MAX_FILE_BYTES:
+            raise ValueError("COMPACTION_TARGET_FILE_BYTES must be at most 4 GiB (one S3 PUT)")
+        return config
 
 
 # -- names and manifests -------------------------------------------------------------------------
@@ -165,8 +170,9 @@ def closed_hours(now: datetime, grace_s: int, lookback_hours: int) -> list[datet
 
 
 def bucket_count(input_bytes: int, arrow_per_file_byte: float, budget_bytes: int) -> int:
-    """Buckets so that one bucket's Arrow data (estimated from the Parquet size) fits the budget."""
-    wanted = math.ceil(input_bytes * arrow_per_file_byte * 1.25 / max(1, budget_bytes))
+    """Buckets so that sorting one (its Arrow data estimated from the Parquet size) fits the
+    budget: the bucket as read, its sorted copy and the allocator's slack, about 3x its data."""
+    wanted = math.ceil(input_bytes * arrow_per_file_byte * BUCKET_OVERHEAD / max(1, budget_bytes))
     return max(1, min(MAX_BUCKETS, wanted))
 
 
@@ -220,17 +226,15 @@ class SortedRewrite:
         if table.num_rows == 0:
             return
         distinct = pc.unique(subjects)
-        of_distinct = pa.array(
-            [bisect.bisect_right(self._bounds, pid) for pid in distinct.to_pylist()], pa.int32()
+        of_distinct = [bisect.bisect_right(self._bounds, pid) for pid in distinct.to_pylist()]
+        if len(set(of_distinct)) == 1:  # the usual batch: one agent, one subject, one bucket
+            self._spill(of_distinct[0]).write_table(table)
+            return
+        buckets = pc.take(
+            pa.array(of_distinct, pa.int32()), pc.index_in(subjects, value_set=distinct)
         )
-        buckets = pc.take(of_distinct, pc.index_in(subjects, value_set=distinct))
-        order = pc.sort_indices(buckets)
-        table, buckets = table.take(order), pc.take(buckets, order)
-        start = 0
-        for entry in pc.value_counts(buckets).to_pylist():  # in order of first appearance: sorted
-            bucket, count = int(entry["values"]), int(entry["counts"])
-            self._spill(bucket).write_table(table.slice(start, count))
-            start += count
+        for bucket in sorted(set(of_distinct)):
+            self._spill(bucket).write_table(table.filter(pc.equal(buckets, bucket)))
 
     def _spill(self, bucket: int) -> ipc.RecordBatchStreamWriter:
         if bucket not in self._spills:

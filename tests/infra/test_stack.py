@@ -225,7 +225,7 @@ def test_data_is_destroyed_only_with_the_explicit_flag(synth: Synth, opted_in: S
 
 def test_functions_run_the_newest_python_on_arm_with_encrypted_env_and_logs(synth: Synth) -> None:
     functions = synth.resources("AWS::Lambda::Function")
-    assert len(functions) == 4  # ingest, authorizer, and the governance purge and erase
+    assert len(functions) == 5  # ingest, authorizer, governance purge and erase, compaction
     log_groups = synth.resources("AWS::Logs::LogGroup")
     for function in functions.values():
         props = function["Properties"]
