@@ -29,6 +29,8 @@ COMMANDS = [
     ["status"],
     ["audit"],
     ["agent", "run"],
+    ["compact"],
+    ["retention", "check"],
 ]
 
 
