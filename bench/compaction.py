@@ -3,9 +3,9 @@ analyst query before vs after, for hour partitions of 1,000 and 10,000 small fil
 
     .venv/bin/python bench/compaction.py [--files 1000 10000] [--file-kb 100] [--query-max 10000]
 
-The lake is moto in server mode (in this process); compaction runs in a child process against
-it, so the child's peak RSS (ru_maxrss) is compaction's own memory, next to the RSS of a child
-that only imports the same modules and lists the partition (the baseline, same run). Flat
+The lake is moto in server mode (a process of its own); compaction runs in a child process
+against it, so the child's peak RSS (ru_maxrss) is compaction's own memory, next to the RSS of
+a child that only imports the same modules and lists the partition (the baseline, same run). Flat
 memory means the compaction child's peak does not grow with the number or total size of the
 input files. The batch files are synthetic but shaped like ingest's: one subject per batch
 (about 2,000 subjects), zstd, the lake schema, random event ids.
@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import binascii
 import json
-import logging
 import os
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -113,7 +113,10 @@ def seed(
     rng = np.random.default_rng(files)
     probe = len(to_parquet(synthetic_batch(rng, 10_000, "0" * 32, 0))) / 10_000
     rows = max(1, int(file_kb * 1000 / probe))
-    subjects = [f"{int(v):016x}{int(w):016x}" for v, w in rng.integers(0, 2**63, (SUBJECTS, 2))]
+    subjects = [
+        f"{int(v):016x}{int(w):016x}"
+        for v, w in rng.integers(0, 2**64, (SUBJECTS, 2), dtype=np.uint64)
+    ]
     args = put_args(key_arn)
 
     def put(i: int) -> int:
@@ -144,10 +147,17 @@ def child(mode: str, endpoint: str, at: str) -> None:
         hour = datetime.fromisoformat(at)
         if mode == "compact":
             result = handler.handler({"program": PROGRAM, "now": NOW.isoformat()})
-            [partition] = [
+            slices = [
                 p for p in result["partitions"] if p["partition"] == partition_prefix(PROGRAM, hour)
             ]
-            out["partition"] = partition
+            out["partition"] = {  # the hour's slices (COMPACTION_MAX_RUN_BYTES each), added up
+                "outcome": "compacted" if all(p["outcome"] == "compacted" for p in slices) else "x",
+                "slices": len(slices),
+                **{
+                    k: sum(p[k] for p in slices)
+                    for k in ("inputs", "input_bytes", "rows", "parts", "output_bytes", "seconds")
+                },
+            }
         else:
             s3, _, _ = handler._clients()
             pages = s3.get_paginator("list_objects_v2").paginate(
@@ -178,6 +188,29 @@ def run_child(mode: str, endpoint: str, at: datetime) -> dict:  # type: ignore[t
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def cap_memory() -> None:
+    """moto keeps every object in memory: cap it, so it fails alone instead of the machine."""
+    resource.setrlimit(resource.RLIMIT_AS, (16 * 2**30, 16 * 2**30))
+
+
+def wait_for(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit("the moto server did not start")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A running process's peak resident set (VmHWM), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, nargs="+", default=[1000, 10000])
@@ -192,17 +225,19 @@ def main() -> None:
         return
 
     import boto3
-    from moto.server import ThreadedMotoServer
 
     from ilake.local import free_port
     from ilake.provision import Clients, provision
     from lambdas.core.settings import BUNDLED_PROGRAMS, Settings
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    # moto in a process of its own: its memory (it keeps every object) is not compaction's
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=cap_memory,
+    )  # fmt: skip
     endpoint = f"http://127.0.0.1:{port}"
+    wait_for(port)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     try:
         settings = Settings.from_env()
@@ -231,7 +266,8 @@ def main() -> None:
             after = run_child("baseline", endpoint, at)["objects"]
             mbps = part["input_bytes"] / 2**20 / part["seconds"]
             rows_s = part["rows"] / part["seconds"]
-            print(f"  compaction: {part['inputs']:,} files -> {after} parts, "
+            print(f"  compaction: {part['inputs']:,} files -> {after} parts in "
+                  f"{part['slices']} slice(s) of <= 512 MiB, "
                   f"{part['output_bytes'] / 2**20:,.0f} MiB, in {part['seconds']:.1f} s = "
                   f"{mbps:.1f} MB/s of input ({rows_s:,.0f} rows/s)")  # fmt: skip
             print(f"  peak RSS: compaction {compacted['peak_rss_mb']:.0f} MB; baseline "
@@ -242,8 +278,10 @@ def main() -> None:
                       f"{query_before['seconds']:.1f} s on {files:,} files, "
                       f"{query_after['seconds']:.1f} s on {after} parts "
                       f"(same answer)")  # fmt: skip
+        print(f"\nmoto server peak RSS: {peak_rss_mb(server.pid):,.0f} MB (holds every object)")
     finally:
-        server.stop()
+        server.terminate()
+        server.wait()
 
 
 if __name__ == "__main__":

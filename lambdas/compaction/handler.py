@@ -71,6 +71,7 @@ class PartitionResult:
     rows_suppressed: int = 0
     parts: int = 0
     output_bytes: int = 0
+    inputs_left: int = 0  # beyond this slice (max_run_bytes): the next slice comes next
     finished_earlier_run: int = 0  # inputs of a complete earlier run deleted now
     stray_parts_deleted: int = 0
     versions_deleted: int = 0
@@ -133,19 +134,28 @@ class Compaction:
             return {"program": self.program, "skipped": "another compaction run holds the lease"}
         results: list[PartitionResult] = []
         more = False
+        hours = iter(closed_hours(now, self.config.grace_s, self.config.lookback_hours))
+        prefix = None
         try:
-            for hour in closed_hours(now, self.config.grace_s, self.config.lookback_hours):
+            while True:
+                if prefix is None:
+                    hour = next(hours, None)
+                    if hour is None:
+                        break
+                    prefix = partition_prefix(self.program, hour)
                 if context is not None and context.get_remaining_time_in_millis() < (
                     STOP_STARTING_MS
                 ):
                     more = True
                     break
-                result = self.partition(partition_prefix(self.program, hour))
+                result = self.partition(prefix)
                 if result.outcome != "nothing_to_do":
                     logger.info("partition", extra=asdict(result))
                     results.append(result)
                 if result.outcome == "withdrawn":
                     break  # the program changed under us: stop this run
+                if not result.inputs_left:
+                    prefix = None  # else the same hour again: its next slice of inputs
         finally:
             self._release()
         return {
@@ -189,6 +199,14 @@ class Compaction:
         inputs = [name for name in plan.small_files if name not in covered]
         if len(inputs) < self.config.min_inputs:
             return
+        # one slice at a time, so a run over a huge hour stays within the Lambda's timeout
+        taken, total = 0, 0
+        while taken < len(inputs) and total < self.config.max_run_bytes:
+            total += int(current[inputs[taken]]["Size"])
+            taken += 1
+        if len(inputs) - taken < self.config.min_inputs:
+            taken = len(inputs)  # a remainder too small to compact alone joins this slice
+        inputs, result.inputs_left = inputs[:taken], len(inputs) - taken
         status = read_status(self.dynamodb, self.state_table, self.program)
         if not status.collecting:
             result.outcome, result.reason = "withdrawn", f"program is {status.state}"

@@ -65,6 +65,7 @@ class CompactionConfig:
     grace_s: int = 900  # an hour is closed this long after it ends (a batch may still land)
     lookback_hours: int = 48  # hours examined per run
     min_inputs: int = 2  # fewer small files than this are left as they are
+    max_run_bytes: int = 512 * 2**20  # of input per slice: one slice takes minutes, not hours
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CompactionConfig:
@@ -77,6 +78,7 @@ class CompactionConfig:
             grace_s=int(e.get("COMPACTION_GRACE_S", d.grace_s)),
             lookback_hours=int(e.get("COMPACTION_LOOKBACK_HOURS", d.lookback_hours)),
             min_inputs=int(e.get("COMPACTION_MIN_INPUTS", d.min_inputs)),
+            max_run_bytes=int(e.get("COMPACTION_MAX_RUN_BYTES", d.max_run_bytes)),
         )
         if not 0 < config.target_file_bytes <= MAX_FILE_BYTES:
             raise ValueError("COMPACTION_TARGET_FILE_BYTES must be at most 4 GiB (one S3 PUT)")

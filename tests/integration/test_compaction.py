@@ -351,3 +351,21 @@ def test_paused_programs_and_a_held_lease_are_left_alone(lakeside: Lakeside) -> 
         },
     )
     assert compact()["partitions"][0]["outcome"] == "compacted"
+
+
+def test_a_large_hour_is_compacted_in_slices_within_one_run(
+    lakeside: Lakeside, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPACTION_MAX_RUN_BYTES", "40000")  # about three batch files a slice
+    prefix = partition_prefix(PROGRAM, CLOSED)
+    inputs = fill(lakeside, CLOSED, 10)
+    before = lakeside.rows(prefix)
+    slices = compact()["partitions"]
+    assert len(slices) > 2
+    assert all(s["outcome"] == "compacted" for s in slices)
+    assert sum(s["inputs"] for s in slices) == 10
+    assert [s["inputs_left"] for s in slices][-1] == 0
+    assert event_ids(lakeside.rows(prefix)) == event_ids(before)
+    assert not set(lakeside.current(prefix)) & set(inputs)
+    runs = {PartName.parse(k.rsplit("/", 1)[1]).run for k in lakeside.current(prefix)}  # type: ignore[union-attr]
+    assert len(runs) == len(slices)
