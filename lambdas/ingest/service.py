@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -142,6 +143,13 @@ class IngestService:
             raise BatchConflict() from None
         except IdempotencyAlreadyInProgressError:
             raise BatchInProgress() from None
+        except IdempotencyPersistenceLayerError:
+            if work.response is None:  # the record could not be saved or released: no object
+                raise ServiceFault() from None
+            # The object is durable; only marking the record complete failed. A 500 here would
+            # be untrue and the agent's retry would store the batch again once the in-progress
+            # record lapses (in another hour's partition, if the hour has turned).
+            response = work.response
         return Stored(response, len(body), work.bytes_out, work.events_redacted)
 
     # -- inside the idempotent section --
@@ -166,13 +174,14 @@ class IngestService:
             stored_key = object_key(program.name, work.received_at, outcome.batch_id)
             self._put(stored_key, data, key_arn, program, outcome)
             work.bytes_out = len(data)
-        return {
+        response = work.response = {
             "batch_id": outcome.batch_id,
             "accepted": outcome.accepted,
             "rejected": outcome.rejected,
             "redactions": outcome.redactions,
             "object": stored_key,
         }
+        return response
 
     def _put(
         self, key: str, data: bytes, key_arn: str, program: Program, outcome: BatchOutcome
@@ -237,3 +246,4 @@ class _Work:
     received_at: datetime
     bytes_out: int = 0
     events_redacted: int = 0
+    response: dict[str, Any] | None = None  # set once the batch is durable (or had no rows)
