@@ -10,7 +10,7 @@ SCAN_STAMP := $(SCAN)/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench guarantees clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/local_api.py
 	$(BIN)/python bench/governance.py
+	$(BIN)/python bench/agent.py
+	$(BIN)/python bench/compaction.py
+
+guarantees: $(STAMP)
+	$(BIN)/python scripts/guarantees.py
 
 clean:
 	rm -rf $(VENV) $(SCAN) cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,18 +1,21 @@
 """Compaction benchmark (issue 7): throughput, peak memory, files before and after, and an
 analyst query before vs after, for hour partitions of 1,000 and 10,000 small files.
 
-    .venv/bin/python bench/compaction.py [--files 1000 10000] [--file-kb 100] [--query-max 10000]
+    .venv/bin/python bench/compaction.py [--s3-files 1000] [--local-files 1000 10000]
 
-The lake is moto in server mode (a process of its own); compaction runs in a child process
-against it, so the child's peak RSS (ru_maxrss) is compaction's own memory, next to the RSS of
-a child that only imports the same modules and lists the partition (the baseline, same run). Flat
-memory means the compaction child's peak does not grow with the number or total size of the
-input files. The batch files are synthetic but shaped like ingest's: one subject per batch
-(about 2,000 subjects), zstd, the lake schema, random event ids.
+Two parts, each run in child processes so that a child's peak RSS (ru_maxrss) is compaction's
+own memory, next to a baseline child that only imports the same modules (same run):
 
-The query is `ilake query`'s path (DuckDB over the pyarrow S3 dataset through the endpoint):
-shortcut uses per app in the partition, run once on the small files and once on the compacted
-ones (skipped above --query-max files: DuckDB then reads every footer through moto, ~minutes).
+- End to end through S3 (--s3-files): the compaction Lambda's handler against moto in server
+  mode (a process of its own), then `ilake query`'s DuckDB path on the small files and on the
+  compacted ones. moto cannot go to 10,000 objects of 100 KB here: it rescans the bucket on every
+  listing and its answers time out (measured: a read timeout after 10,000 files, 1 GiB).
+- Memory flatness at 1,000 and 10,000 files, ~1 GiB (--local-files): the same code the handler
+  runs on the bytes it GETs (read_input, bucket_count, SortedRewrite in slices of
+  COMPACTION_MAX_RUN_BYTES), reading the batch files from a local directory instead of S3.
+
+The batch files are synthetic but shaped like ingest's: one subject per batch (2,000 subjects,
+uniform hex pseudonyms), zstd, the lake schema, random event ids.
 """
 
 from __future__ import annotations
@@ -104,6 +107,12 @@ def synthetic_batch(rng: np.random.Generator, rows: int, subject: str, batch: in
     return pa.table(columns, schema=INTERACTIONS)
 
 
+def pseudonyms(rng: np.random.Generator) -> list[str]:
+    """SUBJECTS pseudonyms spread over the whole hex range, as HMAC digests are."""
+    words = rng.integers(0, 2**64, (SUBJECTS, 2), dtype=np.uint64)
+    return [f"{int(v):016x}{int(w):016x}" for v, w in words]
+
+
 def seed(
     s3: Any, bucket: str, key_arn: str, files: int, file_kb: int, at: datetime
 ) -> tuple[int, int]:
@@ -113,10 +122,7 @@ def seed(
     rng = np.random.default_rng(files)
     probe = len(to_parquet(synthetic_batch(rng, 10_000, "0" * 32, 0))) / 10_000
     rows = max(1, int(file_kb * 1000 / probe))
-    subjects = [
-        f"{int(v):016x}{int(w):016x}"
-        for v, w in rng.integers(0, 2**64, (SUBJECTS, 2), dtype=np.uint64)
-    ]
+    subjects = pseudonyms(rng)
     args = put_args(key_arn)
 
     def put(i: int) -> int:
@@ -135,12 +141,80 @@ def seed(
     return sum(sizes), rows * files
 
 
+def write_local(directory: Path, files: int, file_kb: int) -> tuple[int, int]:
+    """`files` batch files in a local directory, as `seed` puts them in S3; (bytes, rows)."""
+    from lambdas.core.lake import to_parquet
+
+    rng = np.random.default_rng(files)
+    probe = len(to_parquet(synthetic_batch(rng, 10_000, "0" * 32, 0))) / 10_000
+    rows = max(1, int(file_kb * 1000 / probe))
+    subjects = pseudonyms(rng)
+    total = 0
+    for i in range(files):
+        body = to_parquet(
+            synthetic_batch(np.random.default_rng(i), rows, subjects[i % SUBJECTS], i)
+        )
+        (directory / f"{uuid.uuid4()}.parquet").write_bytes(body)
+        total += len(body)
+    return total, rows * files
+
+
+def rewrite_local(directory: str) -> dict[str, object]:
+    """What the handler does with the inputs' bytes, in slices, from local files."""
+    import tempfile
+
+    from lambdas.core.compaction import (
+        CompactionConfig,
+        Manifest,
+        SortedRewrite,
+        bucket_count,
+        read_input,
+    )
+
+    config = CompactionConfig()
+    paths = sorted(Path(directory).glob("*.parquet"))
+    slices: list[list[Path]] = [[]]
+    size = 0
+    for path in paths:
+        if size >= config.max_run_bytes:
+            slices.append([])
+            size = 0
+        slices[-1].append(path)
+        size += path.stat().st_size
+    rows = parts = out_bytes = peak_bucket = 0
+    for inputs in slices:
+        first = inputs[0].read_bytes()
+        buckets = bucket_count(
+            sum(p.stat().st_size for p in inputs),
+            read_input(first).nbytes / len(first),
+            config.memory_budget_bytes,
+        )
+        with tempfile.TemporaryDirectory() as work:
+            rewrite = SortedRewrite(Path(work) / "rewrite", buckets=buckets, config=config)
+            for path in inputs:
+                rewrite.add(read_input(path.read_bytes()))
+            stats = rewrite.finish(Manifest("0" * 32, 0, tuple(p.name for p in inputs)))
+            rows += stats.rows_out
+            parts += len(stats.parts)
+            out_bytes += sum(p.stat().st_size for p in stats.parts)
+            peak_bucket = max(peak_bucket, stats.peak_bucket_bytes)
+            rewrite.close()
+    return {"slices": len(slices), "rows": rows, "parts": parts, "output_bytes": out_bytes,
+            "peak_bucket_mb": peak_bucket / 2**20}  # fmt: skip
+
+
 def child(mode: str, endpoint: str, at: str) -> None:
     """Run in a fresh process: compaction (or the baseline listing) or the query; print JSON."""
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ["AWS_ENDPOINT_URL"] = endpoint or ""
     started = time.perf_counter()
     out: dict[str, object] = {}
-    if mode in ("compact", "baseline"):
+    if mode == "local":
+        out |= rewrite_local(at)
+    elif mode == "local-baseline":
+        from lambdas.core.compaction import SortedRewrite  # noqa: F401 - the same imports
+
+        out["files"] = len(list(Path(at).glob("*.parquet")))
+    elif mode in ("compact", "baseline"):
         from lambdas.compaction import handler
         from lambdas.core.lake import partition_prefix
 
@@ -178,9 +252,10 @@ def child(mode: str, endpoint: str, at: str) -> None:
     print(json.dumps(out))
 
 
-def run_child(mode: str, endpoint: str, at: datetime) -> dict:  # type: ignore[type-arg]
+def run_child(mode: str, endpoint: str, at: datetime | str) -> dict:  # type: ignore[type-arg]
+    where = at.isoformat() if isinstance(at, datetime) else at
     done = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--endpoint", endpoint, "--at", at.isoformat()],
+        [sys.executable, __file__, "--child", mode, "--endpoint", endpoint, "--at", where],
         capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     if done.returncode != 0:
@@ -213,9 +288,9 @@ def peak_rss_mb(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--s3-files", type=int, nargs="*", default=[1000])
+    parser.add_argument("--local-files", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--file-kb", type=int, default=100)
-    parser.add_argument("--query-max", type=int, default=10000)
     parser.add_argument("--child")
     parser.add_argument("--endpoint")
     parser.add_argument("--at")
@@ -248,7 +323,7 @@ def main() -> None:
         )
         print(f"compaction benchmark: moto server, {args.file_kb} KB batch files, "
               f"{SUBJECTS:,} subjects, target 128 MiB parts, memory budget 512 MiB")  # fmt: skip
-        for index, files in enumerate(args.files):
+        for index, files in enumerate(args.s3_files):
             at = hour_of(index)
             started = time.perf_counter()
             total, rows = seed(
@@ -257,7 +332,7 @@ def main() -> None:
             print(f"\n{files:,} files: {total / 2**20:,.0f} MiB, {rows:,} rows, seeded in "
                   f"{time.perf_counter() - started:.0f} s")  # fmt: skip
             baseline = run_child("baseline", endpoint, at)
-            query_before = run_child("query", endpoint, at) if files <= args.query_max else None
+            query_before = run_child("query", endpoint, at)
             compacted = run_child("compact", endpoint, at)
             part = compacted["partition"]
             assert part["outcome"] == "compacted", part
@@ -282,6 +357,30 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
+    local_part(args.local_files, args.file_kb)
+
+
+def local_part(sizes: list[int], file_kb: int) -> None:
+    import shutil
+    import tempfile
+
+    if sizes:
+        print("\nmemory flatness: the handler's rewrite on local files (no S3)")
+    for files in sizes:
+        directory = Path(tempfile.mkdtemp(prefix="ilake-bench-compaction-"))
+        try:
+            total, rows = write_local(directory, files, file_kb)
+            baseline = run_child("local-baseline", "", str(directory))
+            done = run_child("local", "", str(directory))
+            assert done["rows"] == rows, (done["rows"], rows)
+            mbps = total / 2**20 / done["seconds"]
+            print(f"  {files:,} files, {total / 2**20:,.0f} MiB, {rows:,} rows -> "
+                  f"{done['parts']} parts ({done['output_bytes'] / 2**20:,.0f} MiB) in "
+                  f"{done['slices']} slice(s), {done['seconds']:.0f} s = {mbps:.1f} MB/s; "
+                  f"peak RSS {done['peak_rss_mb']:.0f} MB (baseline {baseline['peak_rss_mb']:.0f}"
+                  f" MB), largest bucket {done['peak_bucket_mb']:.0f} MiB")  # fmt: skip
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":
