@@ -3,7 +3,8 @@
 The HTTP front does what API Gateway does in the cloud: it turns each request into the REQUEST
 authorizer's event, evaluates the returned policy against the method ARN, and hands the proxy
 event (with the authorizer's context) to the real ingest handler. The handlers reach moto through
-`AWS_ENDPOINT_URL`, so they run unchanged.
+`AWS_ENDPOINT_URL`, so they run unchanged. GET /openapi.json serves the API's OpenAPI document
+(lambdas/ingest/openapi.py), unauthenticated.
 """
 
 from __future__ import annotations
@@ -178,6 +179,18 @@ def _invoke(
     return int(response["statusCode"]), out_headers, str(response["body"]).encode()
 
 
+OPENAPI_PATH = "/openapi.json"
+
+
+@cache
+def _openapi() -> bytes:
+    """The API's OpenAPI document (lambdas/ingest/openapi.py), built on first request."""
+    from lambdas.ingest.openapi import openapi_document
+
+    with _container:  # it reads the handler's resolver
+        return json.dumps(openapi_document(), indent=2).encode()
+
+
 class _ApiHandler(BaseHTTPRequestHandler):
     server_version = "ilake-local"
 
@@ -185,6 +198,17 @@ class _ApiHandler(BaseHTTPRequestHandler):
         """Requests are not logged: a URL or header could carry a token."""
 
     def _serve(self) -> None:
+        if self.command == "GET" and self.path.split("?", 1)[0] == OPENAPI_PATH:
+            # The document, unauthenticated and read-only, as an API's docs are; no request body
+            # is read, and the API's routes are untouched (it is not one of them).
+            try:
+                document = _openapi()
+            except Exception as exc:
+                print(f"ilake local: no OpenAPI document ({type(exc).__name__})", file=sys.stderr)
+                self._reply(500, {"Content-Type": "application/json"}, b'{"message":"no document"}')
+                return
+            self._reply(200, {"Content-Type": "application/json"}, document)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_REQUEST_BYTES:
             self._reply(413, {"Content-Type": "application/json"}, b'{"message":"too large"}')

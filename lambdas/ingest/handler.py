@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -45,7 +47,70 @@ def _authorized_program() -> str | None:
     return program if isinstance(program, str) else None
 
 
-@app.post("/v1/programs/<program>/batches")
+# OpenAPI route metadata (lambdas/ingest/openapi.py builds the document from it). The routes say
+# which answers they give and what each means; openapi.py attaches the bodies by status, from the
+# error types in lambdas/core/errors.py, and the request body, from lambdas/core/schema.py.
+_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+_GATEWAY = ' (or API Gateway\'s own `{"message": ...}` answer)'
+_COMMON: dict[int, str] = {
+    401: "No, malformed, unknown, revoked or expired token (API Gateway, through the authorizer).",
+    403: "The token is not valid for this program" + _GATEWAY + ".",
+    404: "No program file declares this name (any odd characters included).",
+    429: "Throttled by API Gateway; wait for `Retry-After` seconds and retry.",
+    500: "A fault on our side (missing or weak secret, missing or disabled key, storage error); "
+    "nothing was written. Retry later" + _GATEWAY + ".",
+    502: "The handler failed (API Gateway or local mode); nothing was written. Retry later.",
+    503: "The service is unavailable (API Gateway); nothing was written. Retry later.",
+    504: "The handler timed out (API Gateway); retry later, the batch id makes the retry safe.",
+}
+
+
+def _answers(
+    answer: str, schema: str, errors: dict[int, str] | None = None
+) -> dict[int, OpenAPIResponse]:
+    """The route's answers: 200 with `schema`, then every error status with its meaning."""
+    described = {**_COMMON, **(errors or {})}
+    responses: dict[int, OpenAPIResponse] = {
+        200: {
+            "description": answer,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
+    responses.update({status: {"description": described[status]} for status in sorted(described)})
+    return responses
+
+
+@app.post(
+    "/v1/programs/<program>/batches",
+    summary="Store a batch of interaction events",
+    description=(
+        "Agents post batches of schema `interaction/1` (DESIGN 4.2), as JSON, gzip-compressed or "
+        "not. The batch is validated, minimized and redacted under the program's policy and "
+        "stored as one encrypted Parquet object, at most once per batch id. Bad events inside a "
+        "good batch are rejected and counted by reason without failing the batch. Answers "
+        "never echo submitted content."
+    ),
+    operation_id="postBatch",
+    tags=["batches"],
+    security=_SECURITY,
+    responses=_answers(
+        "Stored, or an idempotent replay of a stored batch (the first answer again). `object` "
+        "is null when no event was kept.",
+        "BatchAnswer",
+        {
+            400: "Malformed body (empty, invalid JSON, base64 or gzip, wrong envelope fields or "
+            "types, too deeply nested) or an unsupported schema version" + _GATEWAY + ".",
+            409: "This batch id was already stored with a different body.",
+            413: "Over the size limit (5 MiB decoded by default; a gzip bomb stops at the limit) "
+            "or the event limit (10,000 by default)" + _GATEWAY + ".",
+            415: "Not `application/json`, not UTF-8, or a `Content-Encoding` other than gzip or "
+            "identity.",
+            423: "The program is paused, purging or purged: stop capturing and drop the spool.",
+            429: "The same batch is being stored right now, or API Gateway throttled the agent: "
+            "retry after `Retry-After` seconds.",
+        },
+    ),
+)
 def post_batch(program: str) -> Response[str]:
     started = time.perf_counter()
     event = app.current_event
@@ -86,7 +151,20 @@ def post_batch(program: str) -> Response[str]:
     return _json(200, answer)
 
 
-@app.get("/v1/programs/<program>/policy")
+@app.get(
+    "/v1/programs/<program>/policy",
+    summary="Read the program's effective collection policy",
+    description=(
+        "What the program collects and how its text is treated (purpose, owner, lawful basis, "
+        "notice version, retention, event types, pointer sampling, coordinate precision, text "
+        "modes, PII detectors, denied and allowed apps), so an agent can show its user what is "
+        "captured and capture nothing more."
+    ),
+    operation_id="getPolicy",
+    tags=["policy"],
+    security=_SECURITY,
+    responses=_answers("The program's effective collection policy.", "Policy"),
+)
 def get_policy(program: str) -> Response[str]:
     policy = service().policy(program, _authorized_program())
     metrics.add_metric("PolicyReads", MetricUnit.Count, 1)
@@ -102,6 +180,14 @@ def ingest_error(error: IngestError) -> Response[str]:
         metrics.add_metric(f"Refused.{error.status}", MetricUnit.Count, 1)
     headers = {"Retry-After": "1"} if isinstance(error, BatchInProgress) else None
     return _json(error.status, error.body(), headers)
+
+
+@app.not_found
+def not_found(error: NotFoundError) -> Response[str]:
+    # API Gateway routes only the two documented methods here; anything else that reaches the
+    # function (local mode, a changed integration) is a refusal, not a fault
+    metrics.add_metric("Refused.404", MetricUnit.Count, 1)
+    return _json(404, {"error": "not_found", "message": "no such route"})
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]

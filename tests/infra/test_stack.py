@@ -414,3 +414,12 @@ def test_key_policies_name_who_may_do_what(synth: Synth) -> None:
         assert "AccessAnalyst" in json.dumps(read["Principal"])
         assert read["Action"] == "kms:Decrypt"
         assert "Governance" not in statements, program
+
+
+def test_a_throttled_agent_is_told_when_to_retry(synth: Synth) -> None:
+    [response] = [
+        r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+        if r["Properties"]["ResponseType"] == "THROTTLED"
+    ]
+    assert response["ResponseParameters"] == {"gatewayresponse.header.Retry-After": "'1'"}

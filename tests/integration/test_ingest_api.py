@@ -360,3 +360,10 @@ def test_weak_secret_is_500_with_nothing_written(lake: Lake) -> None:
     )
     assert invoke(gzip_event("everything", batch(5)))[0] == 500
     assert_nothing_written(lake)
+
+
+def test_a_method_the_api_does_not_have_is_404_not_a_fault(lake: Lake, capsys: Any) -> None:
+    for method, route in (("GET", "batches"), ("POST", "policy"), ("DELETE", "policy")):
+        status, answer, _ = invoke(api_event("everything", None, method=method, route=route))
+        assert (status, answer["error"]) == (404, "not_found")
+    assert '"Faults"' not in capsys.readouterr().out
