@@ -3,10 +3,15 @@ API, spool size per 1,000 events.
 
     .venv/bin/python bench/agent.py [--events 50000]
 
-record() = policy (minimize, redact with a per-text memo) + msgspec encode + encrypted spool
-append (durable against a crash of the process). It is measured with the sender thread idle
-(the server is down), next to its parts measured alone in the same run: the encode floor, the
-policy alone, and the spool append alone.
+record() = ClientPolicy.capture (msgspec checks the JSON types in C; Python does the memoized
+decisions: app, window, target, keys, redaction; the minimized event is encoded) + the
+encrypted spool append, durable against a crash of the process (on Linux into a mapped,
+reserved segment: no system call per record; elsewhere one write per record). It is measured
+with the sender thread idle (the server is down), next to its parts measured alone in the same
+run: msgspec's encode of the raw events (a floor), capture alone, and the spool append alone.
+Times are the best of --repeat passes (this machine is shared: the best pass is the one least
+disturbed); the spool size is measured once the spool is closed (the segment being written is
+reserved whole while it is open).
 """
 
 from __future__ import annotations
@@ -46,28 +51,32 @@ def events(n: int) -> list[dict]:
     return out[:n]
 
 
-def per_event_us(fn, items) -> float:
-    started = time.perf_counter()
-    for item in items:
-        fn(item)
-    return (time.perf_counter() - started) / len(items) * 1e6
+def per_event_us(fn, items, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for item in items:
+            fn(item)
+        best = min(best, time.perf_counter() - started)
+    return best / len(items) * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3, help="passes; the best one counts")
     args = parser.parse_args()
     stream = events(args.events)
     policy = ClientPolicy.from_policy(load_programs(BUNDLED_PROGRAMS)[PROGRAM].public_policy())
-    kept = [e for e in (policy.apply(e) for e in stream) if e is not None]
+    captured_raw = [e for e in stream if policy.apply(e) is not None]
     work = Path(tempfile.mkdtemp(prefix="ilake-agent-bench-"))
     try:
         encode = msgspec.json.encode
-        floor = per_event_us(encode, stream)
-        policy_us = per_event_us(policy.apply, stream)
+        floor = per_event_us(encode, captured_raw, args.repeat)
+        capture_us = per_event_us(policy.capture, captured_raw, args.repeat)
+        encoded = [c[0] for c in map(policy.capture, captured_raw) if not isinstance(c, str)]
         spool = Spool(work / "raw", key=os.urandom(32))
-        encoded = [encode(e) for e in kept]
-        append_us = per_event_us(spool.append, encoded)
+        append_us = per_event_us(spool.append, encoded, args.repeat)
         spool.close()
 
         down = Client(
@@ -75,18 +84,18 @@ def main() -> None:
             policy=policy, limits=Limits(max_age_s=3600, max_events=10**9),
         )  # fmt: skip
         record_us = per_event_us(down.record, stream)
-        captured_raw = [e for e in stream if policy.apply(e) is not None]
-        record_captured_us = per_event_us(down.record, captured_raw)
-        stats = down.spool.stats()  # the stream's captured events, twice
-        on_disk = sum(p.stat().st_size for p in (work / "down").rglob("*") if p.is_file())
+        record_captured_us = per_event_us(down.record, captured_raw, args.repeat)
+        records = down.spool.stats().records  # the stream's captured events, 1 + repeat times
         down.close(timeout_s=0)
-        print(f"agent benchmark: {len(stream):,} simulated events ({len(kept):,} captured by "
-              f"{PROGRAM}'s policy)")  # fmt: skip
+        on_disk = sum(p.stat().st_size for p in (work / "down").rglob("*.seg"))
+        print(f"agent benchmark: {len(stream):,} simulated events ({len(captured_raw):,} "
+              f"captured by {PROGRAM}'s policy)")  # fmt: skip
         print(f"  record() on the caller's thread: {record_us:.2f} us/event over the stream; "
-              f"{record_captured_us:.2f} us per captured event (parts measured alone: policy "
-              f"{policy_us:.2f} us/event, encode {floor:.2f}, append {append_us:.2f})")  # fmt: skip
-        print(f"  spool: {stats.records:,} records in {on_disk / 1e6:.2f} MB = "
-              f"{on_disk / max(1, stats.records) * 1000 / 1e3:.1f} KB per 1,000 events "
+              f"{record_captured_us:.2f} us per captured event (parts measured alone, per "
+              f"captured event: capture {capture_us:.2f} us, append {append_us:.2f}; msgspec's "
+              f"encode of the raw event {floor:.2f})")  # fmt: skip
+        print(f"  spool: {records:,} records in {on_disk / 1e6:.2f} MB = "
+              f"{on_disk / max(1, records) * 1000 / 1e3:.1f} KB per 1,000 events "
               f"(encrypted, length-prefixed JSON)")  # fmt: skip
 
         state_dir = work / "state"

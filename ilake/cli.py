@@ -302,10 +302,11 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Seed: the same seed sends the same events.")] = 0,
     state_dir: StateDir = DEFAULT_STATE_DIR,
 ) -> None:
-    """Post realistic synthetic work sessions to the local API over HTTP.
+    """Record realistic synthetic work sessions through the agent SDK, delivered over HTTP.
 
-    Shows a progress bar, then a summary: batches, events accepted and rejected by reason,
-    redactions by detector, events/s.
+    One agent client (policy, encrypted spool, retries) per simulated employee. Shows a
+    progress bar, then a summary: batches, events not captured by the agents' policy and
+    rejected by the server (by reason), accepted, redactions by detector, events/s.
 
     Example: [bold]ilake simulate --program menu-navigation --agents 8 --minutes 30[/]
     """

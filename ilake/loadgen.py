@@ -1,9 +1,20 @@
-"""Simulated agents posting their sessions over HTTP, as real agents do (`ilake simulate`).
+"""Simulated agents (`ilake simulate`): each simulated employee's session recorded through the
+agent SDK (`ilake_agent.Client`), as real agents do, and delivered over HTTP.
 
-Each agent is a thread with its own keep-alive connection; it posts its batches in order, gzip
-encoded, retrying 429/5xx/network failures with backoff under the same batch id (so a retry is
-an idempotent replay), and stopping on 401/403/423 as an agent must. The summary adds up what
-the server answered: counts by reason and by detector, never content.
+Each simulated agent is a thread with its own `Client`, spool and spool key in a temporary
+directory that is removed afterwards. It records its session's events with `record()` and
+flushes after every 30 seconds of session time (the batches the session plan cuts), so the
+same seed gives the same events, cut into the same batches (a window the policy leaves empty
+sends none; batch ids are the SDK's own, random). The SDK does the rest: the program's policy
+and redaction on the agent, the encrypted spool, retries under the same batch id honouring
+Retry-After, and stopping on 401, 403 and 423.
+
+The summary adds up counts, never content: what the agents did not capture, by reason (it
+never left the machines); what the server refused, by reason, and accepted; the redactions the
+agents made, by detector, counted as the server would have counted them on the raw events
+(the server sees placeholders only); and batches by status, retries and early stops.
+`Agent` is a bare HTTP client for posting hand-made batches (the demo's and tests' checks of
+the API itself).
 """
 
 from __future__ import annotations
@@ -12,52 +23,66 @@ import gzip
 import http.client
 import json
 import random
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 
-from .simulate import session_batches
+from ilake_agent.client import AgentStopped, Client, Counters, Limits, Transport
+from ilake_agent.keys import KeyFile
+
+from .simulate import AGENT, session_batches
 
 SUBJECTS = ["jdoe", "asmith", "mgarcia", "lchen", "okafor", "nkumar", "epetrov", "sdubois"]
-RETRYABLE = {429, 500, 502, 503, 504}
 STOP = {401: "unauthorized", 403: "forbidden", 404: "unknown program", 423: "program paused"}
+# Batches are cut by flush() at the end of each planned window, or by count as a plan would
+# (2,000 events); never by age, which would make them depend on timing.
+LIMITS = Limits(max_events=2_000, max_age_s=24 * 3600, backoff_base_s=0.05, backoff_max_s=2.0)
+FLUSH_TIMEOUT_S = 60.0  # a window not delivered by then: the agent gives up (counted)
 
 
 @dataclass
 class Summary:
     program: str
     agents: int
-    batches: Counter[int] = field(default_factory=Counter)  # HTTP status -> batches
-    events_sent: int = 0
+    events: int = 0  # what the simulated employees did: the events given to record()
+    not_captured: Counter[str] = field(default_factory=Counter)  # by the agents' policy
+    batches: Counter[int] = field(default_factory=Counter)  # final HTTP status -> batches
+    events_sent: int = 0  # in batches the server answered 200: accepted + rejected
     accepted: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-    redactions: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)  # by the server, per event
+    redactions: Counter[str] = field(default_factory=Counter)  # on the agents, by detector
+    server_redactions: Counter[str] = field(default_factory=Counter)  # found again by the server
     retries: int = 0
     stopped: Counter[str] = field(default_factory=Counter)  # why agents stopped early
     seconds: float = 0.0
 
     @property
     def events_per_second(self) -> float:
-        return self.events_sent / self.seconds if self.seconds else 0.0
+        return self.events / self.seconds if self.seconds else 0.0
 
-    def add(self, status: int, events: int, answer: dict[str, Any]) -> None:
-        self.batches[status] += 1
-        self.events_sent += events
-        if status == 200:
-            self.accepted += int(answer.get("accepted", 0))
-            self.rejected.update(answer.get("rejected", {}))
-            self.redactions.update(answer.get("redactions", {}))
+    def add(self, counters: Counters) -> None:
+        """One agent's counters (after its client closed)."""
+        self.not_captured.update(counters.not_captured_by)
+        self.batches.update(counters.batches)
+        self.events_sent += counters.events_delivered + counters.events_rejected_by_server
+        self.accepted += counters.events_delivered
+        self.rejected.update(counters.rejected)
+        self.redactions.update(counters.redactions)
+        self.server_redactions.update(counters.server_redactions)
+        self.retries += counters.retries
 
 
 class Agent:
-    """One agent's HTTP client: gzip JSON posts over a keep-alive connection."""
+    """A bare HTTP client: gzip JSON posts of hand-made batches over a keep-alive connection."""
 
     def __init__(self, api_url: str, token: str, program: str, *, timeout: float = 30) -> None:
         url = urlsplit(api_url)
@@ -133,62 +158,78 @@ def simulate(
     token: str,
     program: str,
     seed: int = 0,
-    max_attempts: int = 5,
-    on_batch: Callable[[int], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    on_events: Callable[[int], None] | None = None,
+    transport: Callable[[], Transport] | None = None,
+    limits: Limits = LIMITS,
+    flush_timeout_s: float = FLUSH_TIMEOUT_S,
 ) -> Summary:
-    """Post every agent's planned batches, the agents concurrently, each in order."""
-    agents = len(plans)
-    summary = Summary(program=program, agents=agents)
+    """Record every agent's planned windows through its own SDK client, the agents
+    concurrently, each in order; `transport` (tests) makes each agent's HTTP transport."""
+    summary = Summary(program=program, agents=len(plans))
     lock = threading.Lock()
-    jitter = random.Random(seed)  # noqa: S311 - backoff jitter, not security
 
-    def run_agent(batches: list[dict[str, Any]]) -> None:
-        agent = Agent(api_url, token, program)
+    def run_agent(index: int, batches: list[dict[str, Any]], root: Path) -> None:
+        home = root / f"agent-{index}"
+        home.mkdir(mode=0o700)
+        try:
+            client = Client(
+                api_url,
+                token,
+                program,
+                spool_dir=home / "spool",
+                key_store=KeyFile(home / "spool.key"),  # a throwaway key: never the OS keyring
+                spool_max_bytes=64 * 2**20,
+                spool_segment_bytes=2**20,
+                limits=limits,
+                transport=transport() if transport else None,
+                agent=AGENT,
+                rng=random.Random(seed * 1000 + index),  # noqa: S311 - backoff jitter
+            )
+        except (AgentStopped, OSError) as exc:  # the policy request was refused or failed
+            with lock:
+                summary.stopped[str(exc) if isinstance(exc, AgentStopped) else "unreachable"] += 1
+            return
+        stopped: str | None = None
+        recorded = 0
         try:
             for batch in batches:
-                status, answer, retries = _post_with_retries(
-                    agent, batch, max_attempts, sleep, jitter
-                )
-                with lock:
-                    summary.retries += retries
-                    summary.add(status, len(batch["events"]), answer)
-                if on_batch:
-                    on_batch(len(batch["events"]))
-                if status in STOP:
-                    with lock:
-                        summary.stopped[STOP[status]] += 1
-                    return
+                for event in batch["events"]:
+                    client.record(event)
+                recorded += len(batch["events"])
+                delivered = client.flush(timeout_s=flush_timeout_s)
+                if on_events:
+                    on_events(len(batch["events"]))
+                stopped = _stopped(client, delivered)
+                if stopped:
+                    break
         finally:
-            agent.close()
+            client.close(timeout_s=0 if stopped else flush_timeout_s)
+            with lock:
+                summary.events += recorded
+                summary.add(client.counters)
+                if stopped:
+                    summary.stopped[stopped] += 1
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=max(1, agents), thread_name_prefix="agent") as pool:
-        for future in [pool.submit(run_agent, plan) for plan in plans]:
+    with (
+        tempfile.TemporaryDirectory(prefix="ilake-simulate-") as root,
+        ThreadPoolExecutor(max_workers=max(1, len(plans)), thread_name_prefix="agent") as pool,
+    ):
+        futures = [
+            pool.submit(run_agent, i, batches, Path(root)) for i, batches in enumerate(plans)
+        ]
+        for future in futures:
             future.result()
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _post_with_retries(
-    agent: Agent,
-    batch: dict[str, Any],
-    max_attempts: int,
-    sleep: Callable[[float], None],
-    jitter: random.Random,
-) -> tuple[int, dict[str, Any], int]:
-    """Post until an answer that is not worth retrying; full-jitter exponential backoff."""
-    status, answer = 0, dict[str, Any]()
-    headers: dict[str, str] = {}
-    for attempt in range(max_attempts):
-        try:
-            status, answer, headers = agent.post(batch)
-        except (OSError, http.client.HTTPException):
-            status, answer, headers = 0, {}, {}
-        if status not in RETRYABLE and status != 0:
-            return status, answer, attempt
-        if attempt + 1 < max_attempts:
-            retry_after = headers.get("Retry-After")
-            delay = float(retry_after) if retry_after and retry_after.isdigit() else 0.0
-            sleep(max(delay, jitter.uniform(0, 0.1 * 2**attempt)))
-    return status, answer, max_attempts - 1
+def _stopped(client: Client, delivered: bool) -> str | None:
+    """Why an agent stops early, or None to go on."""
+    if client.paused:
+        return STOP[423]
+    if client.error:
+        return client.error
+    if not delivered:
+        return "not delivered in time"
+    return None

@@ -58,7 +58,8 @@ def simulate_with_progress(
     seed: int = 0,
     spread_hours: float = 0,
 ) -> Summary:
-    """`ilake simulate`'s work: plan the sessions, post them, show a progress bar on stderr."""
+    """`ilake simulate`'s work: plan the sessions, record them through the agent SDK, show a
+    progress bar on stderr."""
     plans = plan(agents=agents, minutes=minutes, seed=seed, spread_hours=spread_hours)
     total = sum(len(batch["events"]) for batches in plans for batch in batches)
     with Progress(
@@ -76,7 +77,7 @@ def simulate_with_progress(
             token=state.programs[program]["token"],
             program=program,
             seed=seed,
-            on_batch=lambda n: progress.advance(task, n),
+            on_events=lambda n: progress.advance(task, n),
         )
 
 
@@ -84,12 +85,17 @@ def print_summary(summary: Summary) -> None:
     batches = ", ".join(f"{n} x {status}" for status, n in sorted(summary.batches.items()))
     out.print(
         f"[bold]{summary.program}[/]: {summary.agents} agents, "
-        f"{sum(summary.batches.values())} batches ({batches}), {summary.events_sent:,} events "
+        f"{sum(summary.batches.values())} batches ({batches}), {summary.events:,} events "
         f"in {summary.seconds:.1f} s = {summary.events_per_second:,.0f} events/s"
     )
-    out.print(f"  accepted {summary.accepted:,}; retries {summary.retries}")
-    out.print(f"  not stored, by reason: {counts(summary.rejected)}")
-    out.print(f"  redactions, by detector: {counts(summary.redactions)}")
+    out.print(
+        f"  sent {summary.events_sent:,}, accepted {summary.accepted:,}; retries {summary.retries}"
+    )
+    out.print(f"  not captured by the agents' policy, by reason: {counts(summary.not_captured)}")
+    out.print(f"  not stored by the server, by reason: {counts(summary.rejected)}")
+    out.print(f"  redactions on the agents, by detector: {counts(summary.redactions)}")
+    if summary.server_redactions:
+        out.print(f"  found again by the server, by detector: {counts(summary.server_redactions)}")
     if summary.stopped:
         out.print(f"  agents stopped early: {counts(summary.stopped)}")
 

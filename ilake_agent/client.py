@@ -1,8 +1,11 @@
 """The agent client: record events on any thread, deliver each exactly once, stop when told.
 
-`record(event)` minimizes the event under the program's policy (`ClientPolicy`), then appends it
-to the encrypted on-disk spool; once it returns, the event survives a crash of the process. A
-sender thread delivers the spool in order, in gzip batches cut by count, bytes and age.
+`record(event)` minimizes the event under the program's policy (`ClientPolicy.capture`), then
+appends it to the encrypted on-disk spool; once it returns, the event survives a crash of the
+process. A sender thread delivers the spool in order, in gzip batches cut by count, bytes and
+age. `counters` adds up what happened, in counts only: events not captured by reason, the
+redactions done on this machine by detector (as the server would have counted them on the raw
+events), and the server's answers.
 
 Exactly once: a batch's id and contents are fixed before its first attempt and kept in the
 spool directory (`inflight.json`), so every retry, and the first attempt after a restart,
@@ -34,7 +37,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from .keys import default_key_store
+from .keys import KeyStore, default_key_store
 from .policy import ClientPolicy
 from .spool import Spool, SpoolCorruptError
 
@@ -111,7 +114,10 @@ class AgentStopped(Exception):
 class Counters:
     recorded: int = 0
     not_captured: int = 0  # dropped by the policy before the spool
+    not_captured_by: dict[str, int] = field(default_factory=dict)  # reason -> events
+    redactions: dict[str, int] = field(default_factory=dict)  # detector -> count, on this machine
     batches_sent: int = 0
+    batches: dict[int, int] = field(default_factory=dict)  # final HTTP status -> batches
     events_delivered: int = 0
     events_rejected_by_server: int = 0  # per-event rejections inside acknowledged batches
     batches_dropped_400: int = 0
@@ -119,7 +125,8 @@ class Counters:
     splits_413: int = 0
     retries: int = 0
     unreadable_segments: int = 0  # spool damage: the rest of a segment could not be decrypted
-    rejected: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)  # by the server: reason -> events
+    server_redactions: dict[str, int] = field(default_factory=dict)  # what the server still found
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,8 @@ class Client:
         policy: ClientPolicy | None = None,
         limits: Limits = Limits(),
         spool_max_bytes: int = 256 * 2**20,
+        spool_segment_bytes: int = 4 * 2**20,
+        key_store: KeyStore | None = None,
         transport: Transport | None = None,
         agent: dict[str, str] | None = None,
         rng: random.Random | None = None,
@@ -158,14 +167,18 @@ class Client:
         self.error: str | None = None
         self._wake = threading.Event()
         self._idle = threading.Event()
+        self._flushes = 0  # flush() calls waiting: send now, whatever the age (under _lock)
         self._stop = threading.Event()
+        # Counters and the sender's bookkeeping; record() also holds it across its append, so
+        # a pause's wipe (under the same lock) cannot slip between its check and the append.
         self._lock = threading.Lock()
-        self._capture = threading.Lock()  # orders record()'s append against a pause's wipe
         spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._dir = spool_dir
         self.policy = policy or self.fetch_policy()
-        key = default_key_store(spool_dir).load_or_create()
-        self.spool = Spool(spool_dir, key=key, max_bytes=spool_max_bytes)
+        key = (key_store or default_key_store(spool_dir)).load_or_create()
+        self.spool = Spool(
+            spool_dir, key=key, max_bytes=spool_max_bytes, segment_bytes=spool_segment_bytes
+        )
         self._pending = 0  # recorded since the sender last looked
         self._retry_after = 0.0
         self._oldest_unsent: float | None = None
@@ -191,18 +204,24 @@ class Client:
         """Capture one event; False when it is not captured (policy, paused or stopped)."""
         if self.paused or self.error:
             return False
-        minimized = self.policy.apply(event)
-        if minimized is None:
+        captured = self.policy.capture(event)
+        if isinstance(captured, str):  # why not: counted, the event itself goes nowhere
             with self._lock:
-                self.counters.not_captured += 1
+                counters = self.counters
+                counters.not_captured += 1
+                counters.not_captured_by[captured] = counters.not_captured_by.get(captured, 0) + 1
             return False
-        record = msgspec.json.encode(minimized)
-        with self._capture:  # a pause's wipe cannot slip between this check and the append
+        record, redactions = captured
+        with self._lock:
             if self.paused:
                 return False
             self.spool.append(record)
-        with self._lock:
-            self.counters.recorded += 1
+            counters = self.counters
+            counters.recorded += 1
+            if redactions:
+                done = counters.redactions
+                for detector, n in redactions.items():
+                    done[detector] = done.get(detector, 0) + n
             self._pending += 1
             if self._oldest_unsent is None:
                 self._oldest_unsent = time.monotonic()
@@ -211,17 +230,24 @@ class Client:
         return True
 
     def flush(self, timeout_s: float = 30) -> bool:
-        """Deliver everything recorded so far; True when the spool is empty (or paused)."""
+        """Deliver everything recorded so far; True when the spool is empty (or paused).
+        While a flush waits, batches go out whatever their age."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.paused or self.error:
-                return self.paused
-            self._idle.clear()
-            self._wake.set()
-            if self.spool.stats().records == 0 and not (self._dir / INFLIGHT).exists():
-                return True
-            self._idle.wait(min(0.2, max(0.0, deadline - time.monotonic())))
-        return self.spool.stats().records == 0
+        with self._lock:
+            self._flushes += 1
+        try:
+            while time.monotonic() < deadline:
+                if self.paused or self.error:
+                    return self.paused
+                self._idle.clear()
+                self._wake.set()
+                if self.spool.stats().records == 0 and not (self._dir / INFLIGHT).exists():
+                    return True
+                self._idle.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+            return self.spool.stats().records == 0
+        finally:
+            with self._lock:
+                self._flushes -= 1
 
     def close(self, timeout_s: float = 30) -> bool:
         """Flush within the deadline, then stop the sender; undelivered events stay spooled."""
@@ -264,7 +290,7 @@ class Client:
             old = self._oldest_unsent is None or (
                 time.monotonic() - self._oldest_unsent >= self.limits.max_age_s
             )
-        return full or old or self._wake.is_set()
+            return full or old or self._flushes > 0
 
     def _wait_s(self) -> float:
         with self._lock:
@@ -333,11 +359,14 @@ class Client:
             return "retry"
         if status == 200:
             self._delivered(cursor, answer, len(records))
+            self._count_batch(status)
             return "done"
         if status == 423:
+            self._count_batch(status)
             self._paused()
             return "done"
         if status in STOPPING:
+            self._count_batch(status)
             self._stop_with(status)
             return "done"
         if status == 413 and len(records) > 1:
@@ -346,6 +375,7 @@ class Client:
             _write_private(self._dir / INFLIGHT, json.dumps(smaller).encode())
             return "done"
         if status in (400, 409, 413):  # the batch can never be accepted as it is: drop it
+            self._count_batch(status)
             self.counters.batches_dropped_400 += 1
             self.counters.events_dropped_400 += len(records)
             self._acknowledge(cursor)
@@ -363,6 +393,13 @@ class Client:
         for reason, n in dict(answer.get("rejected") or {}).items():
             counters.rejected[reason] = counters.rejected.get(reason, 0) + int(n)
             counters.events_rejected_by_server += int(n)
+        for detector, n in dict(answer.get("redactions") or {}).items():
+            found = counters.server_redactions
+            found[detector] = found.get(detector, 0) + int(n)
+
+    def _count_batch(self, status: int) -> None:
+        with self._lock:
+            self.counters.batches[status] = self.counters.batches.get(status, 0) + 1
 
     def _acknowledge(self, cursor: Any) -> None:
         self.spool.ack(cursor)
@@ -371,7 +408,7 @@ class Client:
     def _paused(self) -> None:
         """The program stopped collecting: capture nothing more and keep nothing. `paused`
         turns true with the wipe done, so a flush that sees it finds the spool empty."""
-        with self._capture:
+        with self._lock:
             self.spool.wipe()
             (self._dir / INFLIGHT).unlink(missing_ok=True)
             self.paused = True

@@ -39,23 +39,44 @@ stores the same values from the minimized event as it would from the raw one):
 
 Unknown values in the policy fail closed: an unknown text mode is "drop", missing event types
 collect nothing, a malformed app list denies every app, an unknown or missing detector list runs
-every detector. App decisions, windows, targets, redactions, keys and URL reductions are
-memoized per distinct value (in memory only, each memo cleared when it reaches MEMO_SIZE
-entries): window titles repeat on every event and apply() sits on the caller's thread. The memos
-are plain dicts, safe to share between threads under the GIL.
+every detector.
+
+`capture()` is what `record()` spools: the same rules, on the caller's thread for every event.
+msgspec checks every JSON type in one C pass, into a shape per event type (JSON types only,
+missing kept apart from null, unknown fields refused); Python then does only what needs it, on
+memoized decisions, and the result is encoded (memoized objects as pre-encoded JSON). An event
+the shape refuses goes through `apply()`'s own code, which decides and counts exactly. Tests
+check that `capture()` spools exactly `apply()`'s result for any JSON event. The one difference
+is outside JSON: msgspec reads a subclass of str or int (an enum member) as its JSON value,
+where `apply()` refuses it; what is sent is then the plain value's event.
+
+Alongside, `capture()` gives the redactions the server would have counted for the raw event
+(the server sees placeholders only): per detector, once per event and text, in "redact" mode
+only (the server counts nothing for a hashed text), a reduced URL at least once, dropped
+clipboard content and unknown fields. Not counted: unknown fields of events the agent does not
+capture (the server counts them before refusing such an event). Counted although the server
+would not have: the redactions in events it refuses after the agent captured them (pointer
+sampling, a clock out of range, a value out of the schema's range, a suppressed subject). Why
+an event is not captured is one of NOT_CAPTURED.
+
+App decisions, windows, targets, redactions, keys and URL reductions are memoized per distinct
+value (in memory only, each memo cleared when it reaches MEMO_SIZE entries): window titles
+repeat on every event. The memos are plain dicts, safe to share between threads under the GIL.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
+from msgspec import UNSET
 
 from lambdas.core.programs import DEFAULT_DENIED_APPS, app_denied, glob_regex
 from lambdas.core.redact import DETECTORS, Redactor
-from lambdas.core.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES
+from lambdas.core.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES, NESTED
 from lambdas.core.vocabulary import (
     CAPTURE_REASONS,
     MIME,
@@ -99,19 +120,20 @@ _ASCII_SURROGATE = {
     for i, ch in ((i, chr(i)) for i in range(128))
 }
 
-# Fields sent as they are once their JSON type is right (the server checks ranges and formats).
-_STR, _INT, _NUMBER = frozenset({str}), frozenset({int}), frozenset({int, float})
-_PLAIN: dict[str, frozenset[type]] = {
-    **dict.fromkeys(("event_id", "session_id", "subject", "device_id"), _STR),
-    **dict.fromkeys(("ts", "seq", "clicks", "length"), _INT),  # the schema refuses 1.0 and true
-    **dict.fromkeys(("x", "y", "x2", "y2", "dx", "dy"), _NUMBER),
-}
 _OMIT: Final = object()
 _MISSING: Final = object()
 
+# Why an event is not captured (counted by reason in the client's Counters).
+INVALID: Final = "invalid"  # not a JSON object, or a value of the wrong JSON type
+UNKNOWN_TYPE: Final = "unknown_type"  # no type, or one the schema does not define
+NOT_COLLECTED: Final = "type_not_collected"  # a type the program does not collect
+DENIED_APP: Final = "denied_app"  # from a denied app, or one outside the allowlist
+NOT_CAPTURED: Final = (INVALID, UNKNOWN_TYPE, NOT_COLLECTED, DENIED_APP)
 
-_Handler = Callable[[Any, dict[str, Any]], Any]
-_Spec = tuple[tuple[tuple[str, frozenset[type]], ...], tuple[tuple[str, _Handler], ...]]
+Counts = dict[str, int]  # redactions by detector; memoized objects, never mutated
+_NO_COUNTS: Final[Counts] = {}
+_Memo = tuple[dict[str, Any], Counts, msgspec.Raw]  # see _memo()
+_FastTail = Callable[[Any, Counts], Counts]
 
 
 class PolicyError(ValueError):
@@ -221,13 +243,14 @@ class ClientPolicy:
         # The server's own glob compiler and decision (Program.app_denied), over the same lists.
         self._deny = glob_regex(deny)
         self._allow = glob_regex(allow) if allow is not None else None
-        self._apps: dict[tuple[str | None, str | None], dict[str, Any] | None] = {}
-        self._texts: dict[str, str] = {}
-        self._urls: dict[str, str | None] = {}
-        self._keys: dict[tuple[str, frozenset[str] | None], str | None] = {}
-        self._windows: dict[tuple[str | None, str | None], dict[str, Any]] = {}
-        self._targets: dict[tuple[str | None, str | None, str | None], dict[str, Any]] = {}
-        self._specs = {etype: self._spec(etype) for etype in sorted(self.event_types)}
+        self._apps: dict[tuple[str | None, str | None], _Memo | None] = {}
+        self._texts: dict[str, tuple[str, Counts]] = {}
+        self._urls: dict[str, tuple[str | None, Counts]] = {}
+        self._keys: dict[tuple[str, tuple[str, ...] | None], str | None] = {}
+        self._windows: dict[tuple[str | None, str | None], _Memo] = {}
+        self._targets: dict[tuple[str | None, str | None, str | None], _Memo] = {}
+        self._shapes = {etype: _SHAPES[etype] for etype in sorted(self.event_types)}
+        self._fast_tails = self._compile_fast_tails()
 
     @classmethod
     def from_policy(cls, policy: Mapping[str, Any]) -> ClientPolicy:
@@ -271,144 +294,306 @@ class ClientPolicy:
             allow=(tuple(allow) or None) if allow is not None else (),
         )
 
-    # -- apply --------------------------------------------------------------------------------
+    # -- apply: the rules, field by field --------------------------------------------------
 
     def apply(self, event: dict[str, Any]) -> dict[str, Any] | None:
         """A new, minimized event, or None when the event must not be captured at all."""
+        minimized = self._minimize(event)
+        return None if isinstance(minimized, str) else minimized[0]
+
+    def _minimize(self, event: Any) -> tuple[dict[str, Any], Counts] | str:
+        """(the minimized event, the redactions the server would count for the raw event) or
+        why the event is not captured. The reference for `capture()`'s fast path."""
         if not isinstance(event, dict):
-            return None
+            return INVALID
         etype = event.get("type")
-        spec = self._specs.get(etype) if type(etype) is str else None
-        if spec is None:
-            return None
-        plain, special = spec
-        get = event.get
+        if type(etype) is not str:
+            return UNKNOWN_TYPE
+        if etype not in self._shapes:
+            return NOT_COLLECTED if etype in EVENT_TYPES else UNKNOWN_TYPE
+        fields, nested = _FIELDS[etype]
         try:
-            app = self._app(get("app"))
+            app = event.get("app")
             if app is None:
-                return None
-            out: dict[str, Any] = {"type": etype, "app": app}
-            for name, kinds in plain:
-                value = get(name, _MISSING)
+                origin = self._app(None, None)
+            elif isinstance(app, dict):
+                origin = self._app(
+                    _str_or_none(app.get("name")), _str_or_none(app.get("bundle_id"))
+                )
+            else:
+                raise _Reject
+            if origin is None:
+                return DENIED_APP
+            out: dict[str, Any] = {"type": etype, "app": dict(origin[0])}
+            counts = origin[1]
+            for name in _ORDER[etype]:  # schema order: modifiers come before key
+                value = event.get(name, _MISSING)
                 if value is _MISSING:
                     continue
-                if value is not None and type(value) not in kinds:
-                    return None
-                out[name] = value
-            for name, handle in special:
-                value = get(name, _MISSING)
-                if value is _MISSING:
-                    continue
-                if value is None:
-                    out[name] = None
-                    continue
-                result = handle(value, event)
-                if result is not _OMIT:
-                    out[name] = result
+                if value is not None:
+                    kinds = _PLAIN.get(name)
+                    if kinds is None:
+                        value, found = self._special(name, value, event)
+                        counts = _merge(counts, found)
+                    elif type(value) not in kinds:  # exact types: not 1.0, not true
+                        raise _Reject
+                if value is not _OMIT:
+                    out[name] = value
         except _Reject:
-            return None
+            return INVALID
         if etype == "clipboard" and out.get("length") is None:
-            content = get("content")
+            content = event.get("content")
             if type(content) is str:
-                out["length"] = len(content)
-        return out
+                out["length"] = len(content)  # what the server stores as clipboard_length
+        unknown = _unknown_fields(event, fields, nested)
+        if unknown:
+            counts = _merge(counts, {"unknown_field": unknown})
+        return out, counts
 
-    def _spec(self, etype: str) -> _Spec:
-        """The type's fields: those of a plain JSON type, then those that need work."""
-        handlers: dict[str, _Handler] = {
-            "window": self._window,
-            "display": _display,
-            "button": _choice(_BUTTONS),
-            "op": _choice(_CLIPBOARD_OPS),
-            "modifiers": _modifiers,
-            "key": self._key,
-            "text": _typed_text,
-            "target": self._target,
-            "menu_path": self._menu_path,
-            "mime": _mime,
-            "reason": _reason,
-            "content": _content,
-        }
-        names = [f.encode_name for f in msgspec.structs.fields(EVENT_CLASS_BY_TYPE[etype])]
-        # `app` is decided before the fields (a denied app stops everything); a field with
-        # neither a plain type nor a handler would raise KeyError here, at compile time
-        plain = tuple((n, _PLAIN[n]) for n in names if n in _PLAIN)
-        special = tuple((n, handlers[n]) for n in names if n not in _PLAIN and n != "app")
-        return plain, special
+    def _special(self, name: str, value: Any, event: dict[str, Any]) -> tuple[Any, Counts]:
+        """A field that needs work: (the value as sent, or _OMIT; redactions); raise _Reject."""
+        if name == "window":
+            if not isinstance(value, dict):
+                raise _Reject
+            kept, counts, _ = self._window(
+                _str_or_none(value.get("title")), _str_or_none(value.get("url"))
+            )
+            return (dict(kept) if kept else _OMIT), counts
+        if name == "display":
+            if not isinstance(value, dict):
+                raise _Reject
+            return _display(value), _NO_COUNTS
+        if name == "target":
+            if not isinstance(value, dict):
+                raise _Reject
+            role, target_name = _str_or_none(value.get("role")), _str_or_none(value.get("name"))
+            kept, counts, _ = self._target(
+                role, target_name, _str_or_none(value.get("automation_id"))
+            )
+            return dict(kept), counts
+        if name == "menu_path":
+            return self._menu(value)
+        if name == "modifiers":
+            return list(_modifiers(value)), _NO_COUNTS
+        if name == "key":
+            mods = event.get("modifiers")
+            if event["type"] == "key.press":
+                return self._key(value, None), _NO_COUNTS
+            return self._key(value, tuple(mods) if isinstance(mods, list) else ()), _NO_COUNTS
+        if not isinstance(value, str):
+            raise _Reject
+        if name in _CHOICES:
+            if value not in _CHOICES[name]:
+                raise _Reject
+            return value, _NO_COUNTS
+        if name == "text":
+            return surrogate_text(value), _NO_COUNTS
+        if name == "mime":
+            return _mime(value), _NO_COUNTS
+        if name == "reason":
+            return _reason(value), _NO_COUNTS
+        if name == "content":
+            return _OMIT, _CLIPBOARD_CONTENT  # never sent; its length is (see _minimize)
+        raise AssertionError(f"no rule for the field {name!r}")  # caught by the tests
 
-    def _app(self, app: Any) -> dict[str, Any] | None:
-        """The app as sent, or None when its events are not captured (denied)."""
-        if app is None:
-            name = bundle = None
-        elif isinstance(app, dict):
-            name, bundle = app.get("name"), app.get("bundle_id")
-        else:
-            raise _Reject
-        if not (name is None or type(name) is str) or not (bundle is None or type(bundle) is str):
-            raise _Reject
-        key = (name, bundle)
+    # -- capture: the same rules on the caller's hot path ---------------------------------
+
+    def capture(self, event: dict[str, Any]) -> tuple[bytes, Counts] | str:
+        """What `record()` spools for one event: (the minimized event as JSON, the redactions
+        the server would have counted for the raw event), or why it is not captured (one of
+        NOT_CAPTURED). The JSON is `apply()`'s result, encoded.
+
+        msgspec checks every JSON type in one C pass (into a shape per event type, with no
+        range or format constraints); Python then does only what needs it, on memoized
+        decisions. An event the shape refuses (a wrong type, an unknown field) goes through
+        `apply()`'s own code, which decides and counts exactly.
+        """
+        if not isinstance(event, dict):
+            return INVALID
+        etype = event.get("type")
+        if type(etype) is not str:
+            return UNKNOWN_TYPE
+        shape = self._shapes.get(etype)
+        if shape is None:
+            return NOT_COLLECTED if etype in EVENT_TYPES else UNKNOWN_TYPE
         try:
-            done = self._apps[key]
-        except KeyError:
-            denied = app_denied(self._deny, self._allow, name, bundle)
-            done = None if denied else self._minimal_app(name, bundle)
-            if len(self._apps) >= MEMO_SIZE:
-                self._apps.clear()
-            self._apps[key] = done
-        return None if done is None else dict(done)
+            ev: Any = _convert(event, shape)
+        except (msgspec.ValidationError, TypeError):
+            return self._capture_exactly(event)
+        try:
+            app = ev.app
+            key = (None, None) if app is None or app is UNSET else (app.name, app.bundle_id)
+            origin = self._apps.get(key, _MISSING)
+            if origin is _MISSING:
+                origin = self._app(*key)
+            if origin is None:
+                return DENIED_APP
+            ev.app = origin[2]  # type: ignore[index]
+            counts: Counts = origin[1]  # type: ignore[index]
+            window = ev.window
+            if window is not None and window is not UNSET:
+                done = self._windows.get((window.title, window.url)) or self._window(
+                    window.title, window.url
+                )
+                ev.window = done[2] if done[0] else UNSET
+                if done[1]:
+                    counts = _merge(counts, done[1])
+            tail = self._fast_tails.get(etype)
+            if tail is not None:
+                counts = tail(ev, counts)
+        except _Reject:
+            return INVALID
+        try:
+            return _encode(ev), counts
+        except TypeError:  # a value msgspec cannot encode (an object of another class)
+            return INVALID
 
-    def _minimal_app(self, name: str | None, bundle: str | None) -> dict[str, Any]:
-        app: dict[str, Any] = {}
-        if name is not None:
-            app["name"] = self._redacted(name, MAX_SHORT)
-        if bundle is not None:
-            app["bundle_id"] = self._redacted(bundle, MAX_SHORT)
-        return app
+    def _capture_exactly(self, event: dict[str, Any]) -> tuple[bytes, Counts] | str:
+        minimized = self._minimize(event)
+        if isinstance(minimized, str):
+            return minimized
+        try:
+            return _encode(minimized[0]), minimized[1]
+        except TypeError:
+            return INVALID
 
-    def _redacted(self, text: str, limit: int) -> str:
+    def _compile_fast_tails(self) -> dict[str, _FastTail]:
+        """Per event type, the work on its own fields after the shape checked their types."""
+
+        def target(ev: Any, counts: Counts) -> Counts:
+            t = ev.target
+            if t is not None and t is not UNSET:
+                key = (t.role, t.name, t.automation_id)
+                done = self._targets.get(key) or self._target(*key)
+                ev.target = done[2]
+                if done[1]:
+                    counts = _merge(counts, done[1])
+            return counts
+
+        def shortcut(ev: Any, counts: Counts) -> Counts:
+            mods = ev.modifiers
+            modifiers = () if mods is None or mods is UNSET else _modifiers(mods)
+            if isinstance(ev.key, str):
+                ev.key = self._key(ev.key, modifiers)
+            return counts
+
+        def press(ev: Any, counts: Counts) -> Counts:
+            if isinstance(ev.key, str):
+                ev.key = self._key(ev.key, None)
+            return counts
+
+        def text_input(ev: Any, counts: Counts) -> Counts:
+            if isinstance(ev.text, str):
+                ev.text = surrogate_text(ev.text)
+            return target(ev, counts)
+
+        def menu(ev: Any, counts: Counts) -> Counts:
+            labels = ev.menu_path
+            if labels is not None and labels is not UNSET:
+                ev.menu_path, found = self._menu(labels)
+                counts = _merge(counts, found)
+            return target(ev, counts)
+
+        def clipboard(ev: Any, counts: Counts) -> Counts:
+            if isinstance(ev.mime, str):
+                ev.mime = _mime(ev.mime)
+            content = ev.content
+            if isinstance(content, str):
+                ev.content = UNSET  # never sent; its length is
+                if (ev.length is None or ev.length is UNSET) and type(content) is str:
+                    ev.length = len(content)
+                counts = _merge(counts, _CLIPBOARD_CONTENT)
+            return counts
+
+        def capture_reason(ev: Any, counts: Counts) -> Counts:
+            if isinstance(ev.reason, str):
+                ev.reason = _reason(ev.reason)
+            return counts
+
+        tails: dict[str, _FastTail] = {
+            "pointer.click": target,
+            "key.shortcut": shortcut,
+            "key.press": press,
+            "text.input": text_input,
+            "menu.select": menu,
+            "clipboard": clipboard,
+            "capture.pause": capture_reason,
+            "capture.resume": capture_reason,
+        }
+        return {t: tails[t] for t in self._shapes if t in tails}
+
+    # -- memoized decisions, shared by both paths ---------------------------------------
+
+    def _app(self, name: str | None, bundle: str | None) -> _Memo | None:
+        """The app as sent and its redaction counts, or None when its events are denied."""
+        key = (name, bundle)
+        done = self._apps.get(key, _MISSING)
+        if done is not _MISSING:
+            return done  # type: ignore[return-value]
+        if app_denied(self._deny, self._allow, name, bundle):
+            done = None
+        else:
+            app: dict[str, Any] = {}
+            counts: Counts = _NO_COUNTS
+            if name is not None:
+                app["name"], counts = self._redacted(name, MAX_SHORT)
+            if bundle is not None:
+                app["bundle_id"], bundle_counts = self._redacted(bundle, MAX_SHORT)
+                counts = _merge(counts, bundle_counts)
+            done = _memo(app, counts)
+        if len(self._apps) >= MEMO_SIZE:
+            self._apps.clear()
+        self._apps[key] = done
+        return done
+
+    def _redacted(self, text: str, limit: int) -> tuple[str, Counts]:
+        """The text after the program's redaction, cut to `limit`, and what was found in it."""
         done = self._texts.get(text)
         if done is None:
-            done = self._redactor.redact(text).text
+            result = self._redactor.redact(text)
+            done = (result.text, result.counts or _NO_COUNTS)
             if len(self._texts) >= MEMO_SIZE:
                 self._texts.clear()
             self._texts[text] = done
-        return done[:limit]
+        return done[0][:limit], done[1]
 
-    def _kept_text(self, mode: str, value: Any, limit: int) -> Any:
+    def _kept_text(self, mode: str, value: str | None, limit: int) -> tuple[Any, Counts]:
+        """(the text as sent, or None, or _OMIT; the redactions the server would count).
+
+        The server counts redactions in "redact" mode only: in "hash" mode it hashes the text
+        whole (the agent still replaces personal data first, and counts nothing)."""
         if value is None:
-            return None
-        if type(value) is not str:
-            raise _Reject
-        return _OMIT if mode == "drop" else self._redacted(value, limit)
+            return None, _NO_COUNTS
+        if mode == "drop":
+            return _OMIT, _NO_COUNTS
+        kept, counts = self._redacted(value, limit)
+        return kept, counts if mode == "redact" else _NO_COUNTS
 
-    def _window(self, window: Any, event: dict[str, Any]) -> Any:
-        if not isinstance(window, dict):
-            raise _Reject
-        title, url = window.get("title"), window.get("url")
-        if not (title is None or type(title) is str) or not (url is None or type(url) is str):
-            raise _Reject
+    def _window(self, title: str | None, url: str | None) -> _Memo:
         key = (title, url)
-        try:
-            done = self._windows[key]
-        except KeyError:
-            done = {}
-            kept = self._kept_text(self.window_titles, title, MAX_TITLE)
-            if kept is not _OMIT and kept is not None:
-                done["title"] = kept
-            reduced = self._url(url) if url is not None and self.urls == "host" else None
-            if reduced is not None:
-                done["url"] = reduced
+        done = self._windows.get(key)
+        if done is None:
+            kept: dict[str, Any] = {}
+            title_kept, counts = self._kept_text(self.window_titles, title, MAX_TITLE)
+            if title_kept is not _OMIT and title_kept is not None:
+                kept["title"] = title_kept
+            if url is not None and self.urls == "host":
+                reduced, url_counts = self._url(url)
+                if reduced is not None:
+                    kept["url"] = reduced
+                counts = _merge(counts, url_counts)
+            done = _memo(kept, counts)
             if len(self._windows) >= MEMO_SIZE:
                 self._windows.clear()
             self._windows[key] = done
-        return dict(done) if done else _OMIT
+        return done
 
-    def _url(self, url: str) -> str | None:
-        """What the server stores of a URL in host mode, as a URL it reduces to the same host."""
-        try:
-            return self._urls[url]
-        except KeyError:
-            pass
+    def _url(self, url: str) -> tuple[str | None, Counts]:
+        """What the server stores of a URL in host mode, as a URL it reduces to the same host,
+        and what the server counts for it (at least the URL itself)."""
+        done = self._urls.get(url)
+        if done is not None:
+            return done
         result = self._redactor.redact(url if "://" in url else f"https://{url}")
         host = result.text
         reduced: str | None = None
@@ -417,69 +602,60 @@ class ClientPolicy:
             reduced = _HOST_SURROGATES.get(host) or (
                 f"https://{host}" if _BARE_HOST.fullmatch(host) else None
             )
+        done = (reduced, result.counts or {"url": 1})
         if len(self._urls) >= MEMO_SIZE:
             self._urls.clear()
-        self._urls[url] = reduced
-        return reduced
+        self._urls[url] = done
+        return done
 
-    def _target(self, target: Any, event: dict[str, Any]) -> Any:
-        if not isinstance(target, dict):
-            raise _Reject
-        role, name, automation_id = (
-            target.get("role"),
-            target.get("name"),
-            target.get("automation_id"),
-        )
-        for value in (role, name, automation_id):
-            if not (value is None or type(value) is str):
-                raise _Reject
+    def _target(self, role: str | None, name: str | None, automation_id: str | None) -> _Memo:
         key = (role, name, automation_id)
-        try:
-            done = self._targets[key]
-        except KeyError:
-            done = {}
+        done = self._targets.get(key)
+        if done is None:
+            kept: dict[str, Any] = {}
             if role is not None:
-                done["role"] = safe_token(role, ROLE)
+                kept["role"] = safe_token(role, ROLE)
             # the server stores the name, or the automation id when there is no name
             if name is not None:
-                kept = self._kept_text(self.target_names, name, MAX_TARGET_NAME)
-                if kept is not _OMIT:
-                    done["name"] = kept
+                name_kept, counts = self._kept_text(self.target_names, name, MAX_TARGET_NAME)
+                if name_kept is not _OMIT:
+                    kept["name"] = name_kept
             else:
-                kept = self._kept_text(self.target_names, automation_id, MAX_SHORT)
-                if kept is not _OMIT and kept is not None:
-                    done["automation_id"] = kept
+                name_kept, counts = self._kept_text(self.target_names, automation_id, MAX_SHORT)
+                if name_kept is not _OMIT and name_kept is not None:
+                    kept["automation_id"] = name_kept
+            done = _memo(kept, counts)
             if len(self._targets) >= MEMO_SIZE:
                 self._targets.clear()
             self._targets[key] = done
-        return dict(done)
+        return done
 
-    def _menu_path(self, labels: Any, event: dict[str, Any]) -> list[Any]:
-        if not isinstance(labels, list):
-            raise _Reject
-        if self.menu_labels == "drop":
-            return []  # required by the schema; the server stores nothing of it
-        return [self._kept_text(self.menu_labels, label, MAX_SHORT) for label in labels]
-
-    def _key(self, key: Any, event: dict[str, Any]) -> str:
+    def _key(self, key: Any, modifiers: tuple[str, ...] | None) -> str:
+        """A key.press key (modifiers None) or a shortcut's key, as sent."""
         if not isinstance(key, str) or not KEY_LENGTH[0] <= len(key) <= KEY_LENGTH[1]:
             raise _Reject
-        if event.get("type") == "key.shortcut":
-            mods = event.get("modifiers")
-            modifiers = frozenset(mods) if isinstance(mods, list) else frozenset()
-        else:
-            modifiers = None
         memo = (key, modifiers)
-        try:
-            sent = self._keys[memo]
-        except KeyError:
-            sent = surrogate_key(key, modifiers)
+        sent = self._keys.get(memo, _MISSING)
+        if sent is _MISSING:
+            sent = surrogate_key(key, None if modifiers is None else frozenset(modifiers))
             if len(self._keys) >= MEMO_SIZE:
                 self._keys.clear()
             self._keys[memo] = sent
         if sent is None:
+            raise _Reject  # no stand-in stores the same values
+        return sent  # type: ignore[return-value]
+
+    def _menu(self, labels: Any) -> tuple[list[Any], Counts]:
+        if not isinstance(labels, list):
             raise _Reject
-        return sent
+        if self.menu_labels == "drop":
+            return [], _NO_COUNTS  # required by the schema; the server stores nothing of it
+        sent, counts = [], _NO_COUNTS
+        for label in labels:
+            kept, found = self._kept_text(self.menu_labels, _str_or_none(label), MAX_SHORT)
+            sent.append(kept)
+            counts = _merge(counts, found)
+        return sent, counts
 
     # -- describe -----------------------------------------------------------------------------
 
@@ -572,74 +748,173 @@ class ClientPolicy:
         return "never sent"
 
 
-# --- field handlers (value, event) -> value to send, _OMIT, or raise _Reject ------------------
+# --- field helpers: check a JSON type and convert; raise _Reject on a wrong one ----------------
 
 
-def _integer(value: Any, event: dict[str, Any]) -> int:
-    if type(value) is not int:  # the schema refuses floats and booleans here
-        raise _Reject
-    return value
-
-
-def _number(value: Any, event: dict[str, Any]) -> int | float:
-    if type(value) is not float and type(value) is not int:
-        raise _Reject
-    return value
-
-
-def _choice(allowed: frozenset[str]) -> Callable[[Any, dict[str, Any]], str]:
-    def handle(value: Any, event: dict[str, Any]) -> str:
-        if not isinstance(value, str) or value not in allowed:
-            raise _Reject
+def _str_or_none(value: Any) -> str | None:
+    if value is None or type(value) is str:
         return value
-
-    return handle
-
-
-def _modifiers(value: Any, event: dict[str, Any]) -> list[str]:
-    if not isinstance(value, list) or not all(
-        isinstance(m, str) and m in _MODIFIERS for m in value
-    ):
-        raise _Reject
-    return list(value)
+    raise _Reject
 
 
-def _display(value: Any, event: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _Reject
+def _display(value: dict[str, Any]) -> dict[str, Any]:
+    """The display's numbers, those given (a JSON null is left out)."""
     out: dict[str, Any] = {}
     w, h, scale = value.get("w"), value.get("h"), value.get("scale")
     if w is not None:
-        out["w"] = _integer(w, event)
+        if type(w) is not int:
+            raise _Reject
+        out["w"] = w
     if h is not None:
-        out["h"] = _integer(h, event)
+        if type(h) is not int:
+            raise _Reject
+        out["h"] = h
     if scale is not None:
-        out["scale"] = _number(scale, event)
+        if type(scale) is not float and type(scale) is not int:
+            raise _Reject
+        out["scale"] = scale
     return out
 
 
-def _typed_text(value: Any, event: dict[str, Any]) -> str:
-    if not isinstance(value, str):
-        raise _Reject
-    return surrogate_text(value)
+def _modifiers(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        mods = tuple(value)
+        try:
+            if mods in _MODIFIER_TUPLES:
+                return mods
+        except TypeError:  # something unhashable in the list: not a modifier
+            raise _Reject from None
+        if all(isinstance(m, str) and m in _MODIFIERS for m in mods):
+            return mods  # more than four: the server decides
+    raise _Reject
 
 
-def _content(value: Any, event: dict[str, Any]) -> object:
-    if not isinstance(value, str):
-        raise _Reject
-    return _OMIT  # never sent; its length is set by apply()
-
-
-def _mime(value: Any, event: dict[str, Any]) -> str | None:
-    if not isinstance(value, str):
-        raise _Reject
+def _mime(value: str) -> str | None:
     return safe_token(value.lower(), MIME) if value else None
 
 
-def _reason(value: Any, event: dict[str, Any]) -> str:
-    if not isinstance(value, str):
-        raise _Reject
+def _reason(value: str) -> str:
     return value if value in CAPTURE_REASONS else "other"
+
+
+def _memo(kept: dict[str, Any], counts: Counts) -> _Memo:
+    """A memoized object: as a dict (for apply), its redactions, and as JSON (for capture)."""
+    return kept, counts, msgspec.Raw(_encode(kept))
+
+
+def _merge(counts: Counts, more: Counts) -> Counts:
+    """Both counts added up; either one itself when the other is empty (never mutated)."""
+    if not more:
+        return counts
+    if not counts:
+        return more
+    merged = dict(counts)
+    for name, n in more.items():
+        merged[name] = merged.get(name, 0) + n
+    return merged
+
+
+def _unknown_fields(
+    event: dict[str, Any], fields: frozenset[str], nested: tuple[tuple[str, frozenset[str]], ...]
+) -> int:
+    """Fields the schema does not define, counted as the server counts what it drops."""
+    unknown = sum(1 for name in event if name not in fields)
+    for name, known in nested:
+        value = event.get(name)
+        if isinstance(value, dict):
+            unknown += sum(1 for key in value if key not in known)
+    return unknown
+
+
+# --- the schema, as the two paths read it ------------------------------------------------------
+
+_encode = msgspec.json.encode
+_convert = msgspec.convert
+_CHOICES: Final = {"button": _BUTTONS, "op": _CLIPBOARD_OPS}
+_CLIPBOARD_CONTENT: Final = {"clipboard_content": 1}
+_MODIFIER_TUPLES: Final = frozenset(
+    mods for n in range(5) for mods in itertools.product(sorted(_MODIFIERS), repeat=n)
+)
+# Fields sent as they are once their JSON type is right (the server checks ranges and formats).
+_STR, _INT, _NUMBER = frozenset({str}), frozenset({int}), frozenset({int, float})
+_PLAIN: Final[dict[str, frozenset[type]]] = {
+    **dict.fromkeys(("event_id", "session_id", "subject", "device_id"), _STR),
+    **dict.fromkeys(("ts", "seq", "clicks", "length"), _INT),  # the schema refuses 1.0 and true
+    **dict.fromkeys(("x", "y", "x2", "y2", "dx", "dy"), _NUMBER),
+}
+
+
+def _names(cls: type[msgspec.Struct]) -> tuple[str, ...]:
+    return tuple(f.encode_name for f in msgspec.structs.fields(cls))
+
+
+# Per event type: its fields in schema order but `app` (decided first), its field names with
+# "type", and the nested objects it has with their fields (for counting unknown fields).
+_ORDER: Final = {
+    t: tuple(n for n in _names(c) if n != "app") for t, c in EVENT_CLASS_BY_TYPE.items()
+}
+_FIELDS: Final = {
+    t: (
+        frozenset((*_names(c), "type")),
+        tuple((n, frozenset(_names(k))) for n, k in NESTED.items() if n in _names(c)),
+    )
+    for t, c in EVENT_CLASS_BY_TYPE.items()
+}
+
+
+# The shapes `capture()` converts events into: JSON types only, no ranges or formats (the
+# server checks those), unknown fields refused (apply()'s code drops and counts them). A
+# missing field stays UNSET (left out when encoded), a null stays None (sent as null), as
+# apply() keeps them apart; inside nested objects missing and null are the same, as there.
+class _App(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    name: str | None = None
+    bundle_id: str | None = None
+
+
+class _Window(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    title: str | None = None
+    url: str | None = None
+
+
+class _Display(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    w: int | None = None  # a null is left out when encoded, as apply() leaves it out
+    h: int | None = None
+    scale: int | float | None = None
+
+
+class _Target(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    role: str | None = None
+    name: str | None = None
+    automation_id: str | None = None
+
+
+def _shape_of(etype: str) -> type[msgspec.Struct]:
+    kinds: dict[str, Any] = {
+        **{name: int for name, k in _PLAIN.items() if k is _INT},
+        **{name: str for name, k in _PLAIN.items() if k is _STR},
+        **{name: int | float for name, k in _PLAIN.items() if k is _NUMBER},
+        "app": _App,
+        "window": _Window,
+        "display": _Display,
+        "target": _Target,
+        **{name: Literal[tuple(sorted(values))] for name, values in _CHOICES.items()},
+        "modifiers": Any,  # lists checked in Python: msgspec would take a tuple for a list
+        "menu_path": Any,
+    }
+    fields: list[Any] = [("type", str)]
+    for name in _names(EVENT_CLASS_BY_TYPE[etype]):
+        kind = kinds.get(name, str)  # key, text, mime, reason, content
+        fields.append((name, kind if kind is Any else kind | None | msgspec.UnsetType, UNSET))
+    return msgspec.defstruct(
+        f"_Shape_{etype.replace('.', '_')}",
+        fields,
+        kw_only=True,
+        forbid_unknown_fields=True,
+        gc=False,
+    )
+
+
+_SHAPES: Final = {etype: _shape_of(etype) for etype in EVENT_CLASS_BY_TYPE}
 
 
 _TYPE_WORDS = {

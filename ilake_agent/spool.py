@@ -2,14 +2,15 @@
 
 On disk (one directory, mode 0700; every file 0600; files not named below are left alone):
 
-- `<seq:020d>.seg` segments, appended in order. A 68-byte header: magic `ILSPOOL\\x01`, segment
+- `<seq:020d>.seg` segments, appended in order. A 68-byte header: magic `ILSPOOL\\x02`, segment
   seq (u64), created-at (f64), a 16-byte segment id (8 random bytes naming the process lifetime
   that wrote it, 8 random bytes of its own), and a key check (a 12-byte nonce and
   the AES-GCM tag of nothing, authenticating the first 40 bytes). Then frames: `u32 length |
-  nonce(12) | AES-GCM(ciphertext | tag(16))` of `appended_at (f64) | record`, with the header and
-  the frame's offset (u64) as associated data, so a record cannot be altered, moved or spliced
-  into another segment without failing authentication. Lengths (record sizes) are visible,
-  contents are not. A segment is created complete (header written to a `.tmp`, then renamed).
+  u32 NOT length | nonce(12) | AES-GCM(ciphertext | tag(16))` of `appended_at (f64) | record`,
+  with the header and the frame's offset (u64) as associated data, so a record cannot be
+  altered, moved or spliced into another segment without failing authentication. Lengths
+  (record sizes) are visible, contents are not. A segment is created complete (header written
+  to a `.tmp`, then renamed).
 - Keys: each segment is encrypted under its own AES-256 key, HMAC-SHA256(spool key, "segment" |
   segment id), so random 96-bit nonces stay far inside GCM's limit of 2^32 messages per key
   however long the spool key lives. Nonces come from the OS CSPRNG, read in blocks (one syscall
@@ -17,14 +18,24 @@ On disk (one directory, mode 0700; every file 0600; files not named below are le
 - `cursor`: the read position (segment, offset, records before it), replaced atomically
   (write, fsync, `os.replace`, fsync the directory) on every `ack`.
 
-Durability: `append` returns after one `os.write` of the whole frame to a kept-open descriptor:
-the record is in the kernel and survives `kill -9` of this process, but there is no fsync per
-record (that would cost milliseconds); an OS crash or power loss can lose the last seconds of
-records. `close()` fsyncs. A torn frame at the end of a segment (the length prefix or the body
-cut short) is detected by its length on open, truncated away and never returned. Only the last
-segment a process lifetime wrote can be torn; the same damage in a segment its writer went on
-from is not a crash but corruption, and is reported like a failed record (below). (In that last
-segment, a damaged length prefix cannot be told from a tear: what follows it is cut off.)
+Durability: once `append` returns, its frame is in the kernel's page cache, complete, and
+survives `kill -9` of this process; there is no fsync per record (that would cost
+milliseconds), so an OS crash or power loss can lose the last seconds of records. `close()`
+fsyncs. Where the OS can reserve a file's blocks (`posix_fallocate`: Linux), the segment being
+written is reserved whole when it is created, so a full disk fails there and not in the middle
+of a record, and mapped into memory (`mmap`, shared): a frame is then written with no system
+call at all. Its body goes first and its length word last, as one commit: until the length and
+its complement agree, the frame does not exist, and a process killed half-way through that word
+leaves a mismatch (each byte is either final or still zero, and no byte of a length is the
+complement of itself). Elsewhere (macOS, Windows, a file system that cannot reserve blocks)
+each frame is one `os.write` to a kept-open descriptor. Either way, on open, the frames of a
+segment are read up to the first one that is not complete (a length word that is not the
+complement pair, or a frame running past the end); in the last segment a process lifetime
+wrote, that is where it stopped (killed, or the unused reserved space): the rest is truncated
+away and never returned. The same in a segment its writer went on from is not a crash but
+corruption, and is reported like a failed record (below). Sealing a segment (going on to the
+next, or `close`) gives back its unused reserved space, so only the segment being written is
+larger than its frames.
 
 Integrity: a key that does not match the segments raises `SpoolKeyError` when the spool opens
 (nothing is deleted: restore the key, or `wipe_directory`). A frame that fails authentication raises
@@ -32,14 +43,16 @@ Integrity: a key that does not match the segments raises `SpoolKeyError` when th
 `skip` cursor, passed to `ack`, gives up the rest of that segment (frames cannot be re-synced
 after a damaged one). Silently skipping would hide tampering and lose records uncounted.
 
-Bounds: after each append, while the segments exceed `max_bytes`, the oldest whole segment is
-deleted and its unacknowledged records counted in `dropped_oldest` (so the disk use never
-exceeds `max_bytes`). Age is per segment: a segment is deleted, its unacknowledged records
+Bounds: after each append, while the segments exceed `max_bytes` (the segment being written
+counted at its reserved size: what it takes on disk), the oldest whole segment is deleted and
+its unacknowledged records counted in `dropped_oldest` (so the disk use never exceeds
+`max_bytes`). Age is per segment: a segment is deleted, its unacknowledged records
 counted in `dropped_age`, once its NEWEST record is older than `max_age_s`, so no record goes
 early and none outlives the bound by more than its segment's time span. The counters are kept
 since the spool was opened; a record dropped between a `peek` and its `ack` is counted as
 dropped though the caller may have delivered it; wipes are not counted. Memory stays bounded:
-the spool keeps a few numbers per segment, and `peek` reads from disk.
+the spool keeps a few numbers per segment, maps at most the one segment being written, and
+`peek` reads from disk.
 
 One process at a time: the directory is locked (`flock`) while a spool is open.
 """
@@ -47,6 +60,7 @@ One process at a time: the directory is locked (`flock`) while a spool is open.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import mmap
@@ -56,7 +70,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -67,24 +81,27 @@ try:
 except ImportError:  # Windows: no advisory locks; one agent per spool is then the caller's job
     fcntl = None  # type: ignore[assignment]
 
-MAGIC = b"ILSPOOL\x01"
+MAGIC = b"ILSPOOL\x02"
 _HEAD = struct.Struct(">8sQd8s8s")  # magic, seq, created_at, lifetime id, random: authenticated
 _HEADER = struct.Struct(">40s12s16s")  # that, key-check nonce, key-check tag
 HEADER_LEN = _HEADER.size  # 68
-_LEN = struct.Struct(">I")
+_COMMIT = struct.Struct(">II")  # the frame's length and its complement: see the docstring
+_MASK = 0xFFFFFFFF
 _OFFSET = struct.Struct(">Q")
 _TIME = struct.Struct(">d")
 _CURSOR = struct.Struct(">8sQQQ")
 CURSOR_MAGIC = b"ILSPCUR\x01"
 NONCE = 12
 TAG = 16
-BODY_OVERHEAD = NONCE + _TIME.size + TAG  # per frame, after the length prefix
-FRAME_OVERHEAD = _LEN.size + BODY_OVERHEAD  # 40 bytes per record on disk
+BODY_OVERHEAD = NONCE + _TIME.size + TAG  # per frame, after the commit word
+FRAME_OVERHEAD = _COMMIT.size + BODY_OVERHEAD  # 44 bytes per record on disk
 SEGMENT_SUFFIX = ".seg"
 CURSOR_FILE = "cursor"
 TMP_SUFFIX = ".tmp"
 
 _FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+# Map the segment being written where its blocks can be reserved first (see the docstring).
+CAN_MAP = hasattr(os, "posix_fallocate") and hasattr(mmap, "MAP_SHARED")
 
 
 class SpoolError(Exception):
@@ -135,6 +152,8 @@ class _Segment:
     records: int
     newest: float  # appended_at of the newest record (the creation time while empty)
     damaged: bool = False  # unreadable frames follow `end` (not a torn tail): peek reports them
+    size: int = 0  # bytes on disk: `end`, or the reserved size while it is being written
+    aad: bytearray = field(default_factory=bytearray)  # header | offset, while being written
 
 
 class Spool:
@@ -147,6 +166,7 @@ class Spool:
         max_age_s: float = 7 * 86400,
         segment_bytes: int = 4 * 2**20,
         clock: Callable[[], float] = time.time,
+        mapped: bool = CAN_MAP,
     ) -> None:
         if len(key) != 32:
             raise ValueError("the spool key must be 32 bytes (AES-256)")
@@ -168,6 +188,9 @@ class Spool:
         self._segments: list[_Segment] = []  # oldest first; the last may be the active one
         self._active: _Segment | None = None  # appends go here; None until the first append
         self._fd = -1
+        self._mapped = mapped and CAN_MAP  # may turn False if the file system cannot reserve
+        self._map: mmap.mmap | None = None  # the active segment, mapped
+        self._view: memoryview | None = None
         self._bytes = 0
         self._dropped_oldest = 0
         self._dropped_age = 0
@@ -212,18 +235,28 @@ class Spool:
                 self._nonces, at = os.urandom(NONCE * 4096), 0
             nonce = self._nonces[at : at + NONCE]
             self._nonce_at = at + NONCE
-            body = seg.aead.encrypt(
-                nonce, _TIME.pack(now) + record, seg.header + _OFFSET.pack(seg.end)
-            )
-            frame = _LEN.pack(NONCE + len(body)) + nonce + body
-            written = os.write(self._fd, frame)
-            if written != len(frame):  # disk full: never leave half a frame behind
-                os.ftruncate(self._fd, seg.end)
-                raise OSError(f"short write to the spool ({written} of {len(frame)} bytes)")
-            seg.end += written
+            offset = seg.end
+            aad = seg.aad
+            _OFFSET.pack_into(aad, HEADER_LEN, offset)
+            plain = _TIME.pack(now) + record
+            n = NONCE + len(plain) + TAG  # the frame's length, after the commit word
+            end = offset + _COMMIT.size + n
+            body = nonce + seg.aead.encrypt(nonce, plain, aad)
+            view = self._view
+            if view is not None:
+                view[offset + _COMMIT.size : end] = body
+                _COMMIT.pack_into(view, offset, n, n ^ _MASK)  # last: now the frame exists
+            else:
+                frame = _COMMIT.pack(n, n ^ _MASK) + body
+                written = os.write(self._fd, frame)
+                if written != len(frame):  # disk full: never leave half a frame behind
+                    os.ftruncate(self._fd, offset)
+                    raise OSError(f"short write to the spool ({written} of {len(frame)} bytes)")
+                seg.size = end
+                self._bytes += end - offset
+            seg.end = end
             seg.records += 1
             seg.newest = now
-            self._bytes += written
             if self._bytes > self._max_bytes:
                 self._enforce_size()
 
@@ -259,9 +292,8 @@ class Spool:
                 f.seek(offset)
                 skip = Cursor(start.epoch, seq, end, count)
                 while offset < end and len(records) < max_records:
-                    head = f.read(_LEN.size)
-                    n = _LEN.unpack(head)[0] if len(head) == _LEN.size else 0
-                    if n < BODY_OVERHEAD or offset + _LEN.size + n > end:
+                    n = _frame_length(f.read(_COMMIT.size))
+                    if n < BODY_OVERHEAD or offset + _COMMIT.size + n > end:
                         if records:
                             return cursor, records
                         raise SpoolCorruptError(f"{path.name}: bad frame at {offset}", skip)
@@ -281,7 +313,7 @@ class Spool:
                         ) from None
                     records.append(plain[_TIME.size :])
                     size += len(plain) - _TIME.size
-                    offset += _LEN.size + n
+                    offset += _COMMIT.size + n
                     index += 1
                     cursor = Cursor(start.epoch, seq, offset, index)
             if len(records) >= max_records:
@@ -316,10 +348,7 @@ class Spool:
     def wipe(self) -> None:
         """Delete every segment and the cursor: the program is paused, nothing may be kept."""
         with self._ack_lock, self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
-            self._active = None
+            self._release_active(seal=False)
             _delete_spool_files(self.directory)
             self._segments = []
             self._bytes = 0
@@ -343,11 +372,7 @@ class Spool:
             if self._closed:
                 return
             self._closed = True
-            if self._fd >= 0:
-                os.fsync(self._fd)
-                os.close(self._fd)
-                self._fd = -1
-            self._active = None
+            self._release_active(seal=True, sync=True)
             os.close(self._dir_fd)
 
     def __enter__(self) -> Spool:
@@ -369,12 +394,36 @@ class Spool:
             return seg.records - ack.index
         return seg.records
 
-    def _rotate(self, now: float) -> _Segment:
-        """Seal the active segment and start a new one, complete with its header."""
-        if self._fd >= 0:
+    def _release_active(self, *, seal: bool, sync: bool = False) -> None:
+        """Stop writing to the active segment: unmap it and close it. Sealing gives back its
+        unused reserved space (the frames end where the file does)."""
+        seg = self._active
+        self._active = None
+        if self._view is not None:
+            self._view.release()
+            self._view = None
+        if self._map is not None:
+            if sync:
+                self._map.flush()
+            self._map.close()
+            self._map = None
+        if self._fd < 0:
+            return
+        try:
+            if seal and seg is not None and seg.size != seg.end:
+                os.ftruncate(self._fd, seg.end)
+                self._bytes -= seg.size - seg.end
+                seg.size = seg.end
+            if sync:
+                os.fsync(self._fd)
+        finally:
             os.close(self._fd)
             self._fd = -1
-        self._active = None
+
+    def _rotate(self, now: float) -> _Segment:
+        """Seal the active segment and start a new one, complete with its header (and, mapped,
+        its blocks reserved)."""
+        self._release_active(seal=True)
         for seg in self._take_acked():  # the sealed one may already be fully acknowledged
             _unlink(seg.path)
         seq = self._next_seq  # never reused while open: a stale cursor cannot match a new segment
@@ -387,20 +436,48 @@ class Spool:
         path = self.directory / f"{seq:020d}{SEGMENT_SUFFIX}"
         tmp = path.with_name(path.name + TMP_SUFFIX)
         _unlink(tmp)
-        fd = os.open(tmp, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | _FLAGS, 0o600)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _FLAGS, 0o600)
         try:
             os.write(fd, header)
+            size = self._reserve(fd) if self._mapped else HEADER_LEN
+            if size == HEADER_LEN:  # frame by frame, each written at the end of the file
+                os.close(fd)
+                fd = -1
+                fd = os.open(tmp, os.O_WRONLY | os.O_APPEND | _FLAGS)
             os.replace(tmp, path)
+            if size > HEADER_LEN:
+                self._map = mmap.mmap(
+                    fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE
+                )
+                self._view = memoryview(self._map)
         except BaseException:
-            os.close(fd)
+            if self._map is not None:
+                self._map.close()
+                self._map = None
+            if fd >= 0:
+                os.close(fd)
             _unlink(tmp)
+            _unlink(path)
             raise
         self._fd = fd
-        seg = _Segment(seq, path, header, aead, HEADER_LEN, 0, now)
+        seg = _Segment(seq, path, header, aead, HEADER_LEN, 0, now, size=size)
+        seg.aad = bytearray(header + bytes(_OFFSET.size))
         self._segments.append(seg)
         self._active = seg
-        self._bytes += HEADER_LEN
+        self._bytes += size
         return seg
+
+    def _reserve(self, fd: int) -> int:
+        """Reserve the whole segment on disk: its size. HEADER_LEN when this file system cannot
+        reserve blocks: the spool then writes its frames instead of mapping them."""
+        try:
+            os.posix_fallocate(fd, 0, self._segment_bytes)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise  # ENOSPC above all: the disk is full, and nothing was appended
+            self._mapped = False
+            return HEADER_LEN
+        return self._segment_bytes
 
     def _enforce_size(self) -> None:
         while self._bytes > self._max_bytes and len(self._segments) > 1:
@@ -415,11 +492,9 @@ class Spool:
         """Delete one segment (oldest first); returns its unacknowledged records."""
         lost = self._unacked(seg)
         if seg is self._active:
-            os.close(self._fd)
-            self._fd = -1
-            self._active = None
+            self._release_active(seal=False)
         self._segments.remove(seg)
-        self._bytes -= seg.end
+        self._bytes -= seg.size
         _unlink(seg.path)
         return lost
 
@@ -442,7 +517,7 @@ class Spool:
         ]
         for seg in done:
             self._segments.remove(seg)
-            self._bytes -= seg.end
+            self._bytes -= seg.size
         return done
 
     def _write_cursor(self, cursor: Cursor) -> None:
@@ -490,7 +565,7 @@ class Spool:
             seg = self._load_segment(self.directory / f"{seq:020d}{SEGMENT_SUFFIX}", seq, sealed)
             if seg.records or seg.damaged:
                 self._segments.append(seg)
-                self._bytes += seg.end
+                self._bytes += seg.size
             else:
                 _unlink(seg.path)
         try:
@@ -513,6 +588,8 @@ class Spool:
                 raise SpoolError(f"{path.name}: truncated header")
             head, check_nonce, check_tag = _HEADER.unpack(header)
             magic, header_seq, created_at, lifetime, own = _HEAD.unpack(head)
+            if magic[:7] == MAGIC[:7] and magic != MAGIC:
+                raise SpoolError(f"{path.name}: a spool segment of another format version")
             if magic != MAGIC or header_seq != seq:
                 raise SpoolError(f"{path.name}: not a spool segment")
             aead = self._segment_aead(lifetime + own)
@@ -525,14 +602,14 @@ class Spool:
             size = os.fstat(f.fileno()).st_size
             offset, records, last = HEADER_LEN, 0, -1
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                while offset + _LEN.size <= size:
-                    (n,) = _LEN.unpack_from(mm, offset)
-                    if n < BODY_OVERHEAD or offset + _LEN.size + n > size:
-                        break  # a torn tail (the crash cut this frame short), or damage
-                    last, offset, records = offset, offset + _LEN.size + n, records + 1
+                while offset + _COMMIT.size <= size:
+                    n = _frame_length(mm[offset : offset + _COMMIT.size])
+                    if n < BODY_OVERHEAD or offset + _COMMIT.size + n > size:
+                        break  # where the writer stopped (killed, or reserved space), or damage
+                    last, offset, records = offset, offset + _COMMIT.size + n, records + 1
                 newest = created_at
                 if last >= 0:
-                    body = mm[last + _LEN.size : offset]
+                    body = mm[last + _COMMIT.size : offset]
                     with contextlib.suppress(InvalidTag):  # peek will report it
                         plain = aead.decrypt(
                             body[:NONCE], body[NONCE:], header + _OFFSET.pack(last)
@@ -541,7 +618,15 @@ class Spool:
             damaged = offset < size and sealed
             if offset < size and not sealed:
                 f.truncate(offset)
-        return _Segment(seq, path, header, aead, offset, records, newest, damaged)
+        return _Segment(seq, path, header, aead, offset, records, newest, damaged, size=offset)
+
+
+def _frame_length(word: bytes) -> int:
+    """The length in a frame's commit word, or 0 when the word is not a complete commit."""
+    if len(word) != _COMMIT.size:
+        return 0
+    n, check = _COMMIT.unpack(word)
+    return n if n ^ check == _MASK else 0
 
 
 _LIVE: weakref.WeakSet[Spool] = weakref.WeakSet()

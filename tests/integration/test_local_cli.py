@@ -40,7 +40,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalState
 
 @pytest.fixture(scope="module")
 def simulated(stack: tuple[LocalState, Path]) -> dict[str, Summary]:
-    """Both programs' agents posted over HTTP before any test looks at the lake."""
+    """Both programs' simulated agents (the agent SDK) delivered over HTTP before any test
+    looks at the lake."""
     state, _ = stack
     return {
         program: simulate_with_progress(
@@ -63,8 +64,14 @@ def test_every_simulated_batch_is_acknowledged(simulated: dict[str, Summary]) ->
         assert set(summary.batches) == {200}
         assert summary.accepted > 0
         assert summary.events_sent == summary.accepted + sum(summary.rejected.values())
-    assert simulated["menu-navigation"].redactions["email"] > 0
-    assert simulated["shortcut-learning"].rejected["denied_app"] > 0
+        assert summary.events == summary.events_sent + sum(summary.not_captured.values())
+        assert not summary.stopped
+    assert simulated["menu-navigation"].redactions["email"] > 0  # on the agents
+    # the agents' policy keeps what the program does not collect on the machines
+    shortcuts = simulated["shortcut-learning"]
+    assert shortcuts.not_captured["denied_app"] > 0
+    assert shortcuts.not_captured["type_not_collected"] > 0
+    assert "type_not_allowed" not in shortcuts.rejected
 
 
 def test_the_lake_holds_exactly_what_was_acknowledged(
@@ -102,13 +109,17 @@ def test_every_object_is_encrypted_under_its_programs_key(
 def test_handler_metrics_reach_cloudwatch_with_the_counts_agents_were_told(
     stack: tuple[LocalState, Path], simulated: dict[str, Summary]
 ) -> None:
+    """What the server answered the agents (its rejections, what it redacted itself) is what
+    its metrics say; what the agents kept back or redacted never reached it."""
     state, _ = stack
     cloudwatch = local_client(state, "cloudwatch")
     rejected = sums_by_program(cloudwatch, "Rejected.")
     redactions = sums_by_program(cloudwatch, "Redactions.")
     for program, summary in simulated.items():
-        assert rejected[program] == dict(summary.rejected)
-        assert redactions.get(program, {}) == dict(summary.redactions)
+        assert rejected.get(program, {}) == dict(summary.rejected)
+        assert redactions.get(program, {}) == dict(summary.server_redactions)
+        assert not set(summary.not_captured) & set(rejected.get(program, {}))
+    assert sum(simulated["shortcut-learning"].rejected.values()) > 0  # pointer sampling
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
@@ -274,7 +285,8 @@ def test_cli_simulate_prints_a_summary_that_matches_the_lake(
     printed = capsys.readouterr().out
     assert re.search(r"menu-navigation: 2 agents, \d+ batches \(\d+ x 200\)", printed)
     assert "events/s" in printed
-    assert "not stored, by reason: type_not_allowed" in printed
+    assert "not captured by the agents' policy, by reason: type_not_collected" in printed
+    assert "redactions on the agents, by detector: " in printed
     accepted = int(re.search(r"accepted ([\d,]+)", printed).group(1).replace(",", ""))  # type: ignore[union-attr]
     after = query_json(state_dir, count, capsys)[0]["n"]
     assert after - before == accepted > 0

@@ -101,6 +101,23 @@ def test_batches_are_cut_by_count_and_every_event_is_sent_once(
     agent.close()
 
 
+def test_flush_sends_at_once_whatever_the_age_bound(tmp_path: Path, naps: list[float]) -> None:
+    server = ScriptedServer()
+    agent = client(tmp_path, server, naps, limits=Limits(max_events=1000, max_age_s=3600))
+    recorded = clicks(3)
+    for event in recorded:
+        agent.record(event)
+    started = time.monotonic()
+    assert agent.flush(timeout_s=10)
+    assert time.monotonic() - started < 5  # not held back until the events are an hour old
+    assert sorted(sent_ids(server)) == sorted(e["event_id"] for e in recorded)
+    assert len(server.posts) == 1
+    agent.record(make_event())  # after a flush, the age bound applies again
+    time.sleep(0.3)
+    assert len(server.posts) == 1
+    agent.close()
+
+
 @pytest.mark.parametrize("failure", [500, 503, 429])
 def test_retries_send_the_same_id_and_the_same_body(
     tmp_path: Path, naps: list[float], failure: int

@@ -6,10 +6,14 @@ Built from the real bundled programs' public policy (the JSON of GET .../policy)
 check is end to end: the server pipeline stores the same rows from the client-minimized events
 as from the raw ones, column by column, except where the client legitimately changed a value
 (redaction counts; hashes of titles whose personal data the client had already replaced).
+
+`capture()`, what `record()` spools, is checked against `apply()` on every call `apply()` gets
+in this module (an autouse fixture), and on generated events of every JSON shape.
 """
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import subprocess
@@ -24,7 +28,7 @@ from hypothesis import strategies as st
 
 from ilake import simulate
 from ilake_agent import policy as client_policy
-from ilake_agent.policy import ClientPolicy, PolicyError
+from ilake_agent.policy import NOT_CAPTURED, ClientPolicy, PolicyError
 from lambdas.core import pipeline
 from lambdas.core import schema as s
 from lambdas.core.lake import COLUMNS
@@ -39,6 +43,34 @@ REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = load_programs(PROGRAMS_DIR)
 MENU = PROGRAMS["menu-navigation"]
 SHORTCUTS = PROGRAMS["shortcut-learning"]
+
+
+def agrees(policy: ClientPolicy, event: Any) -> dict[str, Any] | None:
+    """apply(), after checking that capture() spools exactly its result, encoded, with the
+    redaction counts apply()'s own code computes."""
+    applied = APPLY(policy, event)
+    captured = policy.capture(event)
+    if applied is None:
+        assert isinstance(captured, str), event
+        assert captured in NOT_CAPTURED
+    else:
+        assert not isinstance(captured, str), (captured, event)
+        data, counts = captured
+        assert msgspec.json.decode(data) == msgspec.json.decode(msgspec.json.encode(applied))
+        minimized = policy._minimize(event)
+        assert not isinstance(minimized, str)
+        assert counts == minimized[1]
+    return applied
+
+
+APPLY = ClientPolicy.apply
+
+
+@pytest.fixture(scope="module", autouse=True)
+def capture_is_checked_against_apply() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ClientPolicy, "apply", agrees)
+        yield
 
 
 def client_for(program: Program) -> ClientPolicy:
@@ -748,6 +780,140 @@ def test_the_server_stores_the_same_rows_from_minimized_events(name: str, seed: 
         "key_class",
         "clipboard_length",
     }
+
+
+# --- capture(): what record() spools -------------------------------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=6,
+)
+FIELD_NAMES = sorted(
+    {f for c in s.EVENT_CLASSES for f in schema_fields(c)} | {"type", "debug", "pid"}
+)
+NESTED_NAMES = {name: [*sorted(schema_fields(cls)), "pid"] for name, cls in s.NESTED.items()}
+CHOICES = st.sampled_from(
+    ["left", "copy", "ctrl", "meta", "Enter", "a", "user", "text/plain", "jdoe@x.io", ""]
+)
+
+
+@st.composite
+def json_events(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid event of any type, then a few fields replaced, removed or nested differently."""
+    event = make_event(draw(st.sampled_from(sorted(s.EVENT_TYPES))))
+    for _ in range(draw(st.integers(0, 4))):
+        name = draw(st.sampled_from(FIELD_NAMES))
+        change = draw(st.sampled_from(["value", "choice", "remove", "nested"]))
+        if change == "value":
+            event[name] = draw(JSON)
+        elif change == "choice":
+            event[name] = draw(CHOICES | st.lists(CHOICES, max_size=3))
+        elif change == "remove":
+            event.pop(name, None)
+        else:
+            outer = draw(st.sampled_from(sorted(NESTED_NAMES)))
+            inner = dict(event[outer]) if isinstance(event.get(outer), dict) else {}
+            inner[draw(st.sampled_from(NESTED_NAMES[outer]))] = draw(JSON | CHOICES)
+            event[outer] = inner
+    return event
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event=json_events(), name=st.sampled_from(sorted(programs_under_test())))
+def test_capture_spools_exactly_what_apply_returns_for_any_json_event(
+    event: dict[str, Any], name: str
+) -> None:
+    agrees(client_for(programs_under_test()[name]), event)
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        pytest.param("not an event", "invalid", id="not-an-object"),
+        pytest.param(make_event("pointer.click", x="12"), "invalid", id="wrong-json-type"),
+        pytest.param(make_event("pointer.click", clicks=True), "invalid", id="bool-for-int"),
+        pytest.param(make_event("key.shortcut", modifiers=("ctrl",)), "invalid", id="tuple"),
+        pytest.param(make_event("screen.capture"), "unknown_type", id="unknown-type"),
+        pytest.param(make_event("pointer.click", type=None), "unknown_type", id="no-type"),
+        pytest.param(make_event("pointer.move"), "type_not_collected", id="not-collected"),
+        pytest.param(make_event(app={"name": "Slack"}), "denied_app", id="denied-app"),
+    ],
+)
+def test_what_is_not_captured_is_told_by_reason(event: Any, reason: str) -> None:
+    policy = client_for(MENU)
+    assert policy.capture(event) == reason
+    assert policy.apply(event) is None
+
+
+def test_enum_members_are_taken_at_their_json_value_by_capture() -> None:
+    """msgspec reads a str or int subclass (an enum member) as its JSON value; apply() keeps
+    refusing them as it always did. What capture() spools is then the plain event's JSON."""
+    import enum
+
+    class Clicks(enum.IntEnum):
+        DOUBLE = 2
+
+    policy = client_for(make_program())
+    plain = make_event("pointer.click", clicks=2)
+    member = {**plain, "clicks": Clicks.DOUBLE}
+    assert APPLY(policy, member) is None  # (unchecked: here the two differ, on purpose)
+    captured, expected = policy.capture(member), policy.capture(plain)
+    assert not isinstance(captured, str)
+    assert not isinstance(expected, str)
+    assert captured[0] == expected[0]
+
+
+def test_the_shapes_have_every_schema_field_and_only_json_types() -> None:
+    for etype, cls in s.EVENT_CLASS_BY_TYPE.items():
+        shape = client_policy._SHAPES[etype]
+        assert set(shape.__struct_fields__) == schema_fields(cls) | {"type"}
+        assert shape.__struct_config__.forbid_unknown_fields  # apply()'s code counts them
+
+
+def server_sees(raw: list[dict[str, Any]], policy: ClientPolicy) -> list[dict[str, Any]]:
+    """The raw events, but for those the agent does not capture without their unknown fields:
+    the server counts the fields it drops even from events it then refuses by type or app,
+    which the agent never looks at (it does not capture them at all)."""
+    out = []
+    for event in raw:
+        if policy.apply(event) is None:
+            etype = event["type"]
+            fields = schema_fields(s.EVENT_CLASS_BY_TYPE[etype]) | {"type"}
+            event = {k: v for k, v in event.items() if k in fields}
+            for outer, cls in s.NESTED.items():
+                if isinstance(event.get(outer), dict):
+                    event[outer] = {
+                        k: v for k, v in event[outer].items() if k in schema_fields(cls)
+                    }
+        out.append(event)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name", sorted(programs_under_test()))
+def test_redaction_counts_are_what_the_server_counts_on_the_raw_events(
+    name: str, seed: int
+) -> None:
+    """The server sees the agent's placeholders, not what they replaced, so the agent counts
+    its redactions (once per event and text, as the server does) for the summaries."""
+    program = programs_under_test()[name]
+    policy = client_for(program)
+    raw = enriched(simulated_events(seed))
+    counted: collections.Counter[str] = collections.Counter()
+    for event in raw:
+        captured = policy.capture(event)
+        if not isinstance(captured, str):
+            counted.update(captured[1])
+
+    expected = run(server_sees(raw, policy), program).redactions
+    # (shortcut-learning samples pointer moves: the server counts only the moves it keeps, the
+    # agent every move it captured; that program hashes titles, so neither counts any there)
+    assert counted == expected
+    if name in ("permissive-redact", "menu-navigation"):
+        assert {"email", "url", "unknown_field"} <= set(counted)
+    if name == "permissive-redact":
+        assert counted["clipboard_content"] > 0
 
 
 # --- describe ---------------------------------------------------------------------------------

@@ -1,18 +1,24 @@
-"""Simulated sessions (what `ilake simulate` sends) and the simulated agents' HTTP behaviour."""
+"""Simulated sessions (what `ilake simulate` sends) and the simulated agents, which record them
+through the agent SDK: against a scripted server and against the real ingest pipeline."""
 
 from __future__ import annotations
 
+import gzip
+import json
+import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ilake import loadgen
-from ilake.loadgen import Summary, plan, simulate
+from ilake.loadgen import LIMITS, Summary, plan, simulate
 from ilake.simulate import APPS, session_batches
+from ilake_agent.client import Limits
+from lambdas.core.programs import Program, load_programs
 from lambdas.core.schema import EVENT_TYPES
 
-from .conftest import RECEIVED_AT_MS, encode, ingest
+from .conftest import PROGRAMS_DIR, RECEIVED_AT_MS, encode, ingest, make_program
 
 END_MS = RECEIVED_AT_MS - 1_000
 
@@ -102,62 +108,195 @@ def test_plan_gives_each_agent_its_own_person_and_staggers_sessions() -> None:
     assert last[0] > last[1] + 3_600_000 > last[2] + 2 * 3_600_000
 
 
-# --- the simulated agents' HTTP behaviour, with a scripted server ---------------------------
+# --- the simulated agents: the agent SDK against a scripted server -----------------------------
+
+FAST = Limits(max_events=2_000, max_age_s=3600, backoff_base_s=0.001, backoff_max_s=0.01)
+PROGRAMS = load_programs(PROGRAMS_DIR)
 
 
-class ScriptedAgent:
-    """Answers each post with the next scripted status."""
+class ScriptedServer:
+    """One simulated agent's HTTP transport: the program's policy, then scripted statuses for
+    the posts (200 when the script runs out), answered with fixed counts."""
 
-    script: list[int] = []
-    posts: list[str] = []
+    def __init__(self, script: list[int], program: Program) -> None:
+        self.script, self.program = script, program
+        self.posts: list[dict[str, Any]] = []
 
-    def __init__(self, api_url: str, token: str, program: str) -> None:
-        pass
+    def get(self, path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        return 200, self.program.public_policy(), {}
 
-    def post(self, batch: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
-        ScriptedAgent.posts.append(batch["batch_id"])
-        status = ScriptedAgent.script.pop(0)
-        if status == 200:
-            answer = {"accepted": len(batch["events"]), "rejected": {"denied_app": 1}}
-            return 200, answer | {"redactions": {"email": 2}}, {}
-        return status, {}, {"Retry-After": "1"} if status == 429 else {}
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        batch = json.loads(gzip.decompress(body))
+        self.posts.append(batch)
+        status = self.script.pop(0) if self.script else 200
+        if status != 200:
+            return status, {"error": "x"}, {"Retry-After": "0"} if status == 429 else {}
+        n = len(batch["events"])
+        answer = {"accepted": n - 1, "rejected": {"sampled_out": 1}, "redactions": {"url": 2}}
+        return 200, answer, {}
 
     def close(self) -> None:
         pass
 
 
-def run_scripted(monkeypatch: pytest.MonkeyPatch, script: list[int], batches: int) -> Summary:
-    monkeypatch.setattr(loadgen, "Agent", ScriptedAgent)
-    ScriptedAgent.script, ScriptedAgent.posts = list(script), []
-    plans = [[{"batch_id": f"b{i}", "events": [{}] * 10} for i in range(batches)]]
-    naps: list[float] = []
-    summary = simulate(plans, api_url="http://x", token="t", program="p", sleep=naps.append)
-    summary.naps = naps  # type: ignore[attr-defined]
-    return summary
+def scripted(
+    script: list[int], windows: int, program: Program | None = None
+) -> tuple[Summary, ScriptedServer]:
+    server = ScriptedServer(script, program or make_program())
+    plans = [
+        session_batches(3, subject="jdoe", device="LAPTOP-1", minutes=windows / 2, end_ms=END_MS)
+    ]
+    assert len(plans[0]) == windows
+    summary = simulate(
+        plans, api_url="http://x", token="t", program="p", transport=lambda: server, limits=FAST
+    )
+    return summary, server
 
 
-def test_retries_reuse_the_batch_id_and_honour_retry_after(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    summary = run_scripted(monkeypatch, [503, 429, 200, 200], batches=2)
-    assert ScriptedAgent.posts == ["b0", "b0", "b0", "b1"]
+def test_each_planned_window_is_one_batch_and_retries_reuse_its_id() -> None:
+    summary, server = scripted([503, 429, 200], windows=3)
+    ids = [post["batch_id"] for post in server.posts]
+    assert ids[0] == ids[1] == ids[2] != ids[3] != ids[4]  # a retry is the same batch
+    assert len(set(ids)) == 3
     assert summary.retries == 2
-    assert summary.batches == Counter({200: 2})
-    assert summary.accepted == 20
-    assert summary.rejected == Counter({"denied_app": 2})
-    assert summary.redactions == Counter({"email": 4})
-    assert summary.naps[1] >= 1.0  # type: ignore[attr-defined]
+    assert summary.batches == Counter({200: 3})
+    sent = sum(len(post["events"]) for post in server.posts[2:])
+    assert summary.events_sent == sent
+    assert summary.accepted == sent - 3
+    assert summary.rejected == Counter({"sampled_out": 3})
+    assert summary.server_redactions == Counter({"url": 6})
+    assert summary.stopped == Counter()
 
 
 @pytest.mark.parametrize(("status", "why"), [(423, "program paused"), (401, "unauthorized")])
-def test_an_agent_stops_when_told(monkeypatch: pytest.MonkeyPatch, status: int, why: str) -> None:
-    summary = run_scripted(monkeypatch, [200, status], batches=5)
-    assert ScriptedAgent.posts == ["b0", "b1"]
+def test_an_agent_stops_when_told(status: int, why: str) -> None:
+    summary, server = scripted([200, status], windows=5)
+    assert len(server.posts) == 2  # nothing of the last three windows is sent
     assert summary.stopped == Counter({why: 1})
     assert summary.batches == Counter({200: 1, status: 1})
 
 
-def test_an_agent_gives_up_after_max_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
-    summary = run_scripted(monkeypatch, [500] * 5 + [200], batches=2)
-    assert ScriptedAgent.posts == ["b0"] * 5 + ["b1"]
-    assert summary.batches == Counter({500: 1, 200: 1})
+def test_the_agents_policy_decides_what_leaves_and_the_summary_counts_it() -> None:
+    program = PROGRAMS["menu-navigation"]
+    summary, server = scripted([], windows=4, program=program)
+    sent = [e for post in server.posts for e in post["events"]]
+    assert {e["type"] for e in sent} <= program.allowed_types
+    assert all(e["app"].get("name") != "Slack" for e in sent)
+    assert summary.events == len(sent) + sum(summary.not_captured.values())
+    assert set(summary.not_captured) <= {"type_not_collected", "denied_app"}
+    assert summary.not_captured["type_not_collected"] > 0
+    assert summary.redactions["email"] > 0  # planted in the simulated titles
+    assert "@example.com" not in json.dumps(sent)
+
+
+def test_a_refused_policy_request_stops_the_agent_before_it_records() -> None:
+    class Refusing(ScriptedServer):
+        def get(self, path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+            return 403, {}, {}
+
+    server = Refusing([], make_program())
+    plans = plan(agents=2, minutes=1, seed=1, end_ms=END_MS)
+    summary = simulate(
+        plans, api_url="http://x", token="t", program="p", transport=lambda: server, limits=FAST
+    )
+    assert summary.stopped == Counter({"forbidden": 2})
+    assert server.posts == []
+    assert summary.events == 0
+
+
+def test_each_agent_has_its_own_spool_in_a_temporary_directory_removed_afterwards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    seen: set[Path] = set()
+
+    class Watching(ScriptedServer):
+        def post(
+            self, path: str, body: bytes, headers: dict[str, str]
+        ) -> tuple[int, Any, dict[str, str]]:
+            seen.update(p for p in tmp_path.rglob("*.seg"))
+            return super().post(path, body, headers)
+
+    lock = threading.Lock()
+    servers: list[Watching] = []
+
+    def transport() -> Watching:
+        with lock:
+            servers.append(Watching([], make_program()))
+            return servers[-1]
+
+    plans = plan(agents=3, minutes=1, seed=2, end_ms=END_MS)
+    summary = simulate(
+        plans, api_url="http://x", token="t", program="p", transport=transport, limits=FAST
+    )
+    assert summary.batches[200] == sum(len(p) for p in plans)
+    assert len({path.parent.parent.name for path in seen}) == 3  # agent-0, agent-1, agent-2
+    assert list(tmp_path.iterdir()) == []  # spools and keys removed
+
+
+def test_the_limits_cut_batches_by_flush_and_count_never_by_age() -> None:
+    assert LIMITS.max_events == 2_000
+    assert LIMITS.max_age_s >= 3600
+
+
+# --- the summary against the real ingest pipeline ---------------------------------------------
+
+
+class PipelineServer(ScriptedServer):
+    """Answers every post with what the real ingest pipeline makes of it."""
+
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        outcome = ingest(gzip.decompress(body), self.program, received_at_ms=RECEIVED_AT_MS)
+        self.posts.append(json.loads(gzip.decompress(body)))
+        answer = {
+            "accepted": outcome.accepted,
+            "rejected": outcome.rejected,
+            "redactions": outcome.redactions,
+        }
+        return 200, answer, {}
+
+
+@pytest.mark.parametrize("name", ["menu-navigation", "shortcut-learning", "permissive"])
+def test_the_summary_counts_what_the_server_would_have_counted_on_the_raw_events(
+    name: str,
+) -> None:
+    """The server sees placeholders, so the agents count redactions; the summary must give the
+    counts the server reports for the same sessions sent raw, batch by batch."""
+    program = PROGRAMS.get(name) or make_program()
+    plans = plan(agents=3, minutes=20, seed=4, end_ms=END_MS)
+    summary = simulate(
+        plans,
+        api_url="http://x",
+        token="t",
+        program=name,
+        transport=lambda: PipelineServer([], program),
+        limits=FAST,
+    )
+
+    raw_rejected: Counter[str] = Counter()
+    raw_redactions: Counter[str] = Counter()
+    raw_accepted = 0
+    for batches in plans:
+        for batch in batches:
+            outcome = ingest(encode(batch), program, received_at_ms=RECEIVED_AT_MS)
+            raw_accepted += outcome.accepted
+            raw_rejected.update(outcome.rejected)
+            raw_redactions.update(outcome.redactions)
+
+    assert summary.redactions == raw_redactions
+    if name == "menu-navigation":
+        assert raw_redactions["email"] > 0
+        assert raw_redactions["card"] > 0
+    assert summary.accepted == raw_accepted > 0
+    # what the server refused from the raw events: the agents refused it first, or the server
+    assert summary.not_captured["type_not_collected"] == raw_rejected.pop("type_not_allowed", 0)
+    assert summary.not_captured["denied_app"] == raw_rejected.pop("denied_app", 0)
+    assert summary.rejected == raw_rejected
+    # Nothing is left for the server to find, but its path detector counts the agents' own
+    # "/Users/<USER>/" placeholders again (lambdas/core/redact.py): a count, not content.
+    assert set(summary.server_redactions) <= {"path_user"}
+    assert summary.server_redactions["path_user"] <= summary.redactions["path_user"]

@@ -1,9 +1,12 @@
 """The agent's encrypted spool: order, exactly-once across restarts and kill -9, torn tails,
-bounds by size and age, wipe, file modes, keys, tampering, and no plaintext on disk."""
+bounds by size and age, wipe, file modes, keys, tampering, and no plaintext on disk. The tests
+that touch how frames reach the disk run in both modes: mapped (a reserved segment, written
+through memory) and written (one write per frame)."""
 
 from __future__ import annotations
 
 import collections
+import errno
 import itertools
 import os
 import shutil
@@ -22,8 +25,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ilake_agent import keys
+from ilake_agent import spool as spool_module
 from ilake_agent.keys import KeyFile, KeyStoreError, OsKeyring, default_key_store
 from ilake_agent.spool import (
+    CAN_MAP,
     FRAME_OVERHEAD,
     HEADER_LEN,
     Cursor,
@@ -61,6 +66,20 @@ def segments(directory: Path) -> list[Path]:
 
 def disk_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.iterdir())
+
+
+MODES = [
+    pytest.param(True, id="mapped", marks=pytest.mark.skipif(not CAN_MAP, reason="no mmap")),
+    pytest.param(False, id="written"),
+]
+
+
+@pytest.fixture(params=MODES)
+def mapped(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Runs a test in both modes (every Spool the test opens, and the children it starts)."""
+    monkeypatch.setattr(spool_module, "CAN_MAP", request.param)
+    monkeypatch.setenv("ILAKE_TEST_SPOOL_MAPPED", "1" if request.param else "0")
+    return bool(request.param)
 
 
 @pytest.fixture
@@ -178,7 +197,9 @@ TestSpoolMachine.settings = settings(max_examples=40, stateful_step_count=25, de
 CHILD = """
 import os, signal, sys
 from pathlib import Path
+from ilake_agent import spool as spool_module
 from ilake_agent.spool import Spool
+spool_module.CAN_MAP = spool_module.CAN_MAP and os.environ.get("ILAKE_TEST_SPOOL_MAPPED") != "0"
 spool = Spool(Path(sys.argv[1]), key=bytes.fromhex(sys.argv[2]), segment_bytes=4096)
 for i in range(int(sys.argv[3])):
     spool.append(sys.argv[5].encode() + b"%06d" % i)
@@ -202,7 +223,7 @@ def kill9_child(directory: Path, appends: int, acks: int, prefix: str) -> None:
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
 def test_kill_9_loses_nothing_returned_by_append_and_replays_nothing_acked(
-    tmp_path: Path,
+    tmp_path: Path, mapped: bool
 ) -> None:
     directory = tmp_path / "s"
     kill9_child(directory, appends=500, acks=120, prefix="a")
@@ -225,7 +246,7 @@ FRAME = FRAME_OVERHEAD + len(rec(0, 50))
     [1, 17, FRAME - 4, FRAME - 2, FRAME - 1],
     ids=["last-byte", "mid-body", "only-length-left", "half-length", "one-byte-left"],
 )
-def test_a_torn_tail_is_ignored_and_cut_off(tmp_path: Path, cut: int) -> None:
+def test_a_torn_tail_is_ignored_and_cut_off(tmp_path: Path, cut: int, mapped: bool) -> None:
     directory = tmp_path / "s"
     with Spool(directory, key=KEY) as spool:
         for i in range(10):
@@ -239,6 +260,84 @@ def test_a_torn_tail_is_ignored_and_cut_off(tmp_path: Path, cut: int) -> None:
         assert segment.stat().st_size == HEADER_LEN + 9 * FRAME  # the torn bytes are gone
         spool.append(rec(99))
         assert drain(spool) == [rec(i, 50) for i in range(9)] + [rec(99)]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_after_a_kill_the_unused_reservation_is_cut_off_and_appends_go_on(
+    tmp_path: Path, mapped: bool
+) -> None:
+    directory = tmp_path / "s"
+    kill9_child(directory, appends=5, acks=0, prefix="a")
+    [segment] = segments(directory)
+    frames_end = HEADER_LEN + 5 * (FRAME_OVERHEAD + len(b"a000000"))
+    assert segment.stat().st_size == (4096 if mapped else frames_end)  # reserved whole
+    with Spool(directory, key=KEY, segment_bytes=4096) as spool:
+        assert segment.stat().st_size == frames_end
+        spool.append(b"after")
+        assert drain(spool) == [b"a%06d" % i for i in range(5)] + [b"after"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_a_kill_while_a_commit_word_is_written_leaves_that_record_out_never_a_bad_frame(
+    tmp_path: Path, mapped: bool
+) -> None:
+    """A frame exists once its 8-byte commit word (length, NOT length) is written, last. A kill
+    part-way leaves each of its bytes final or still zero (or, written, the file cut short):
+    every such state must read as "not written", never as a damaged frame or a wrong one."""
+    origin = tmp_path / "origin"
+    kill9_child(origin, appends=3, acks=0, prefix="c")
+    [segment] = segments(origin)
+    last = HEADER_LEN + 2 * (FRAME_OVERHEAD + len(b"c000000"))
+    data = segment.read_bytes()
+    word = data[last : last + 8]
+    for mask in range(256):
+        partial = bytes(b if mask >> i & 1 else 0 for i, b in enumerate(word))
+        directory = tmp_path / f"state-{mask}"
+        directory.mkdir()
+        copy = directory / segment.name
+        copy.write_bytes(data[:last] + partial + data[last + 8 :])
+        copy.chmod(0o600)
+        with Spool(directory, key=KEY, segment_bytes=4096) as spool:
+            records = drain(spool)  # raises SpoolCorruptError on a damaged frame
+        expected = 3 if partial == word else 2
+        assert records == [b"c%06d" % i for i in range(expected)], mask
+
+
+@pytest.mark.skipif(not CAN_MAP, reason="no posix_fallocate")
+def test_a_full_disk_fails_when_a_segment_is_reserved_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reserve = os.posix_fallocate
+
+    def disk_full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    directory = tmp_path / "s"
+    with Spool(directory, key=KEY, segment_bytes=4096) as spool:
+        monkeypatch.setattr(os, "posix_fallocate", disk_full)
+        with pytest.raises(OSError, match="No space"):
+            spool.append(b"lost")
+        assert sorted(p.name for p in directory.iterdir()) == []  # no segment, no temp file
+        monkeypatch.setattr(os, "posix_fallocate", reserve)
+        spool.append(b"kept")
+        assert drain(spool) == [b"kept"]
+
+
+@pytest.mark.skipif(not CAN_MAP, reason="no posix_fallocate")
+def test_a_file_system_that_cannot_reserve_gets_its_frames_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unsupported(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(os, "posix_fallocate", unsupported)
+    directory = tmp_path / "s"
+    with Spool(directory, key=KEY, segment_bytes=4096) as spool:
+        for i in range(100):  # several segments
+            spool.append(rec(i, 50))
+        for segment in segments(directory):  # none reserved, none longer than its frames
+            assert (segment.stat().st_size - HEADER_LEN) % (FRAME_OVERHEAD + 57) == 0
+        assert drain(spool) == [rec(i, 50) for i in range(100)]
 
 
 def test_a_tampered_record_is_detected_after_the_good_ones(tmp_path: Path) -> None:
@@ -329,7 +428,7 @@ def test_one_process_at_a_time_and_a_closed_spool_refuses_work(tmp_path: Path) -
 
 @settings(max_examples=40, deadline=None)
 @given(secret=st.text(min_size=8, max_size=40).filter(lambda s: len(s.encode()) >= 8))
-def test_a_planted_secret_never_reaches_the_disk(secret: str) -> None:
+def test_a_planted_secret_never_reaches_the_disk(secret: str) -> None:  # the default mode
     planted = secret.encode()
     with tempfile.TemporaryDirectory() as root:
         directory = Path(root) / "s"
@@ -464,7 +563,9 @@ def test_the_os_keyring_is_used_only_with_a_real_backend(
 # -- bounds -------------------------------------------------------------------------------------
 
 
-def test_the_size_bound_drops_the_oldest_segments_and_counts_them(tmp_path: Path) -> None:
+def test_the_size_bound_drops_the_oldest_segments_and_counts_them(
+    tmp_path: Path, mapped: bool
+) -> None:
     directory = tmp_path / "s"
     max_bytes, segment_bytes = 2**20, 64 * 2**10
     appended = 20 * 2**20 // 1024  # 20 MiB of 1 KiB records
@@ -472,10 +573,9 @@ def test_the_size_bound_drops_the_oldest_segments_and_counts_them(tmp_path: Path
         for i in range(appended):
             spool.append(rec(i, 1024 - 7))
             if i % 512 == 0:
-                assert disk_bytes(directory) <= max_bytes + segment_bytes
+                assert disk_bytes(directory) <= max_bytes  # reserved space counted
         stats = spool.stats()
-        assert stats.bytes <= max_bytes
-        assert disk_bytes(directory) <= max_bytes + segment_bytes
+        assert stats.bytes == disk_bytes(directory) <= max_bytes
         kept = drain(spool)
         assert len(kept) + stats.dropped_oldest == appended
         assert kept == [rec(i, 1024 - 7) for i in range(stats.dropped_oldest, appended)]
@@ -536,7 +636,9 @@ def test_the_age_bound_drops_whole_segments_by_their_newest_record(tmp_path: Pat
 # -- concurrency, weight -------------------------------------------------------------------------
 
 
-def test_eight_threads_append_while_a_consumer_acks_and_nothing_is_lost(tmp_path: Path) -> None:
+def test_eight_threads_append_while_a_consumer_acks_and_nothing_is_lost(
+    tmp_path: Path, mapped: bool
+) -> None:
     threads, per_thread = 8, 2500
     delivered: list[bytes] = []
     done = threading.Event()
