@@ -70,9 +70,14 @@ def decode_envelope(body: bytes) -> s.Envelope:
         raise MalformedBatch(detail=_safe_path(exc)) from None
     except (msgspec.DecodeError, RecursionError):  # deep nesting is refused, not a crash
         raise MalformedBatch("the body is not valid JSON") from None
+    except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
+        raise MalformedBatch(_NOT_UTF8) from None
     if not _SCHEMA_OK.fullmatch(envelope.schema):
         raise UnsupportedSchema()
     return envelope
+
+
+_NOT_UTF8 = "the body is not valid UTF-8"
 
 
 def _safe_path(exc: msgspec.ValidationError) -> str | None:
@@ -102,6 +107,8 @@ def decode_events(raw: msgspec.Raw, limits: Limits) -> tuple[list[Any], Counter[
         events = _EVENTS.decode(raw)
     except (msgspec.ValidationError, RecursionError):
         pass
+    except UnicodeDecodeError:  # the envelope keeps events raw, so their UTF-8 is checked here
+        raise MalformedBatch(_NOT_UTF8) from None
     else:
         if len(events) > limits.max_events:
             raise TooLarge()
@@ -112,6 +119,14 @@ def decode_events(raw: msgspec.Raw, limits: Limits) -> tuple[list[Any], Counter[
         raise MalformedBatch(detail="$.events") from None
     if len(raws) > limits.max_events:
         raise TooLarge()
+    try:
+        return _decode_one_by_one(raws)
+    except UnicodeDecodeError:  # the body is not JSON text: the whole batch is malformed
+        raise MalformedBatch(_NOT_UTF8) from None
+
+
+def _decode_one_by_one(raws: list[msgspec.Raw]) -> tuple[list[Any], Counter[str], int]:
+    """The slow path: each event judged on its own, unknown fields dropped and counted."""
     good: list[Any] = []
     rejected: Counter[str] = Counter()
     dropped_fields = 0
@@ -127,7 +142,11 @@ def decode_events(raw: msgspec.Raw, limits: Limits) -> tuple[list[Any], Counter[
                 rejected[_reason(exc)] += 1
                 continue
         # Unknown fields (e.g. from a newer minor schema): drop them, count them, judge the rest.
-        obj = _ANY.decode(item)
+        try:
+            obj = _ANY.decode(item)
+        except msgspec.ValidationError as exc:  # a value no type can hold (1e400) in an extra
+            rejected[_reason(exc)] += 1
+            continue
         tag = obj.get("type") if isinstance(obj, dict) else None
         event_cls = s.EVENT_CLASS_BY_TYPE.get(tag) if isinstance(tag, str) else None
         if event_cls is None:
@@ -225,6 +244,19 @@ class _BatchContext:
             return (result.text if single else None), result.counts or {"url": 1}
         result = self.redactor.redact(value)
         return result.text, result.counts
+
+    def token(
+        self, value: str | None, pattern: re.Pattern[str], *, lower: bool = False
+    ) -> str | None:
+        """A token-shaped value (MIME type, agent version), or "other". The shape alone
+        is not enough: a bare secret has it too ("application/4111111111111111"), so a value in
+        which a detector finds anything is "other" as well."""
+        if value is None:
+            return None
+        kept = safe_token(value.lower() if lower else value, pattern)
+        if kept != "other" and self.text("redact", value)[1]:
+            return "other"
+        return kept
 
     def origin(self, ev: Any) -> _Origin | None:
         """Where an event comes from (who, which app and window), or None if the app is denied.
@@ -339,8 +371,8 @@ def process_batch(
         extra["unknown_field"] = dropped_fields
     tally = _Tally()
     batch_id = str(envelope.batch_id)
-    agent_version = safe_token(envelope.agent.version, _AGENT_FIELD)
-    agent_os = safe_token(envelope.agent.os, _AGENT_FIELD)
+    agent_version = ctx.token(envelope.agent.version, _AGENT_FIELD)
+    agent_os = ctx.token(envelope.agent.os, _AGENT_FIELD)
     earliest = received_at_ms - limits.max_event_age_ms
     latest = received_at_ms + limits.max_clock_skew_ms
     allowed = program.allowed_types
@@ -428,7 +460,7 @@ def process_batch(
                     counts = _merge(counts, label_counts)
         elif etype == "clipboard":
             clip_op = ev.op
-            clip_mime = safe_token(ev.mime.lower() if ev.mime else None, MIME)
+            clip_mime = ctx.token(ev.mime, MIME, lower=True)
             clip_len = (
                 ev.length
                 if ev.length is not None

@@ -113,6 +113,33 @@ def iban_valid(compact: str) -> bool:
     return int(number) % 97 == 1
 
 
+def longest_iban(compact: str) -> int:
+    """The length of the longest valid IBAN that `compact` starts with, or 0.
+
+    The same answer as iban_valid() on every prefix from the longest down, in one pass with a
+    running mod-97: a run of IBAN look-alikes ("DE89 DE89 ...") costs a candidate per IBAN
+    length, and twenty big-number conversions per candidate made it the slowest text per
+    character the redactor had.
+    """
+    if len(compact) < 15 or not compact[:2].isalpha() or not compact[2:4].isdigit():
+        return 0
+    try:
+        head = "".join(str(int(c, 36)) for c in compact[:4])
+    except ValueError:
+        return 0
+    shift, moved = 10 ** len(head), int(head)  # the first four characters go to the end
+    best = rest = 0
+    for end, char in enumerate(compact[4:34], start=5):
+        try:
+            value = int(char, 36)
+        except ValueError:
+            break
+        rest = (rest * (100 if value > 9 else 10) + value) % 97
+        if end >= 15 and (rest * shift + moved) % 97 == 1:
+            best = end
+    return best
+
+
 def ssn_valid(digits: str) -> bool:
     area, group, serial = digits[:3], digits[3:5], digits[5:]
     return (
@@ -168,7 +195,7 @@ _PATTERNS: dict[str, str] = {
     "aws_secret": r"(?i:(?<!<)aws.{0,20}?(?:secret|sk).{0,20}?[=:]\s*)[A-Za-z0-9/+=]{16,}",
     "iban": (
         r"(?<![A-Za-z0-9])(?:[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}(?![a-z0-9])"
-        r"|[a-z]{2}\d{2}[a-z0-9]{11,30}(?![A-Za-z0-9]))"  # compact lower case: mod-97 decides
+        r"|[A-Za-z]{2}\d{2}[A-Za-z0-9]{11,30}(?![A-Za-z0-9]))"  # compact, any case: mod-97 decides
     ),
     # a dot may end the sentence ("from 10.0.0.1."); only a dot-digit makes a longer sequence
     "ipv4": r"(?<!\d)(?<!\d\.)\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)",
@@ -177,8 +204,9 @@ _PATTERNS: dict[str, str] = {
         r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})"
         r"(?:%\w+)?(?![\w:])"
     ),
-    # every digit group (cards, SSNs, phones, bare long numbers) is classified in Python
-    "number": r"(?<![A-Za-z0-9])[+(]?\d(?:[ \-.()/]{0,2}\d)+(?![A-Za-z0-9])",
+    # every digit group (cards, SSNs, phones, bare long numbers) is classified in Python; groups
+    # may be split by up to two separators, or by a spaced dash ("4111 - 1111 - 1111 - 1111")
+    "number": r"(?<![A-Za-z0-9])[+(]?\d(?:(?:[ \-.()/]{0,2}| - )\d)+(?![A-Za-z0-9])",
     # a long digit run glued to letters ("tel4155552671", "card4111111111111111")
     "glued_number": r"(?<=[A-Za-z_])\d{7,19}(?!\d)",
     "secret": (
@@ -201,6 +229,8 @@ _SERVES: dict[str, tuple[str, ...]] = {
 # combined pass would otherwise consume it as a secret candidate before reaching the name.
 _PATH_USER = re.compile(
     r"(?i:(?<=[A-Z]:\\Users\\)|(?<=[A-Z]:\\Documents and Settings\\)|(?<=/home/)|(?<=/Users/))"
+    # a name that already is the placeholder (an agent redacted it) is neither replaced nor counted
+    r"(?!<USER>(?:[\\/\s]|$))"
     r"[^\\/\s]+"
 )
 _DATE_LIKE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}[./-]\d{1,2}[./-]\d{1,2}")
@@ -292,20 +322,23 @@ class Redactor:
         if _is_ip(host):
             scan.counts["ip"] += 1
             return PLACEHOLDER["ip"]
-        return self._run(host, scan, exclude="url")  # a host can carry a number or a name too
+        # A host can carry a number, a name or a token too. It is scanned as written (case
+        # matters to some detectors: a JWT, a key) and kept in lower case if nothing was found.
+        scanned = self._run(host, scan, exclude="url")
+        return host.lower() if scanned == host else scanned
 
     def _iban(self, matched: str, scan: _Scan) -> str:
         compact = matched.replace(" ", "").replace("-", "").upper()
-        for end in range(min(len(compact), 34), 14, -1):
-            if iban_valid(compact[:end]):
-                # give back what followed the IBAN proper (greedy groups can overreach)
-                consumed, i = 0, 0
-                while consumed < end:
-                    if matched[i] not in " -":
-                        consumed += 1
-                    i += 1
-                scan.counts["iban"] += 1
-                return PLACEHOLDER["iban"] + self._run(matched[i:], scan)
+        end = longest_iban(compact)
+        if end:
+            # give back what followed the IBAN proper (greedy groups can overreach)
+            consumed, i = 0, 0
+            while consumed < end:
+                if matched[i] not in " -":
+                    consumed += 1
+                i += 1
+            scan.counts["iban"] += 1
+            return PLACEHOLDER["iban"] + self._run(matched[i:], scan)
         return self._rescan_tail(matched, scan)
 
     def _ip(self, matched: str, scan: _Scan) -> str:
@@ -380,18 +413,35 @@ def _ssn_shape(matched: str) -> bool:
     return bool(re.fullmatch(r"\d{3}-?\d{2}-?\d{4}", compact))
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit's Luhn value when doubled
+
+
 def _embedded_card_or_ssn(matched: str, enabled: frozenset[str]) -> str | None:
-    """'card' or 'ssn' if a run of whole digit groups inside `matched` validates as one."""
+    """'card' or 'ssn' if a run of whole digit groups inside `matched` validates as one.
+
+    Linear in the length of `matched`: a run stops growing past 19 digits (the longest card),
+    and its Luhn sums are kept for both parities as it grows instead of being recomputed. A long
+    run of digit groups ("1.1.1.1...") made the naive version cubic.
+    """
     groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", matched)]
+    card, ssn = "card" in enabled, "ssn" in enabled
     for i, (start, _) in enumerate(groups):
-        digits = ""
-        for end_group in groups[i:]:
-            digits += matched[end_group[0] : end_group[1]]
-            if "card" in enabled and 13 <= len(digits) <= 19 and luhn_valid(digits):
+        plain, doubled, n = [0, 0], [0, 0], 0
+        for group_start, group_end in groups[i:]:
+            if n + group_end - group_start > 19:
+                break  # no card or SSN is longer
+            for ch in matched[group_start:group_end]:
+                d = int(ch)
+                plain[n & 1] += d
+                doubled[n & 1] += _DOUBLED[d]
+                n += 1
+            # the check digit is the last one: doubled are the digits at an odd distance from it
+            if card and n >= 13 and (doubled[n & 1] + plain[1 - (n & 1)]) % 10 == 0:
                 return "card"
-            segment = matched[start : end_group[1]]
-            if "ssn" in enabled and len(digits) == 9 and ssn_valid(digits) and _ssn_shape(segment):
-                return "ssn"
+            if ssn and n == 9:
+                segment = matched[start:group_end]
+                if ssn_valid("".join(c for c in segment if c.isdigit())) and _ssn_shape(segment):
+                    return "ssn"
     return None
 
 
@@ -415,7 +465,7 @@ def _url_host(url: str) -> str | None:
         host = host[1 : host.find("]")] if "]" in host else host[1:]
     else:
         host = host.split(":", 1)[0]
-    host = host.strip(".").lower()
+    host = host.strip(".")
     if not host or not re.fullmatch(r"[\w.-]{1,253}", host):
         return None
     return host
@@ -425,7 +475,7 @@ def _url_host(url: str) -> str | None:
 # the triggered alternatives are compiled into the pass (in their fixed order, so precedence is
 # unchanged): a title without digits never pays for the number, date and IP alternatives.
 _HAS_DIGIT = re.compile(r"\d").search
-_SEVEN_DIGITS = re.compile(r"\d(?:[ \-.()/]{0,2}\d){6,}").search  # fewer digits: never redacted
+_SEVEN_DIGITS = re.compile(r"\d(?:(?:[ \-.()/]{0,2}| - )\d){6,}").search  # fewer: never redacted
 _IBAN_START = re.compile(r"[A-Za-z]{2}\d{2}").search
 _DOTTED_QUAD = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d").search
 _LONG_CHUNK = 20

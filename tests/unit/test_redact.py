@@ -1027,3 +1027,12 @@ def test_host_kept_in_host_mode_is_scanned_too() -> None:
 )
 def test_glued_look_alikes_are_left_alone(text: str) -> None:
     assert REDACTOR.redact(text).text == text
+
+
+def test_a_user_placeholder_from_the_agent_is_neither_replaced_nor_counted_again() -> None:
+    redactor = Redactor(tuple(DETECTORS), "drop")
+    for text in ("/Users/<USER>/Documents/plan.xlsx", "C:\\Users\\<USER>\\a.txt", "/home/<USER>"):
+        result = redactor.redact(text)
+        assert (result.text, dict(result.counts)) == (text, {})
+    result = redactor.redact("/Users/<USER>jane/notes.txt")  # a name that only starts like it
+    assert (result.text, dict(result.counts)) == ("/Users/<USER>/notes.txt", {"path_user": 1})
