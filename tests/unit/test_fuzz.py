@@ -504,8 +504,14 @@ def test_no_disguised_secret_survives_in_any_string_column(
     assert outcome.accepted == len(events), outcome.rejected  # planted events are all stored
 
     cells = [squash(cell) for cell in string_cells(outcome.table)]
+    # what the policy keeps on purpose (a URL's host) may contain another secret's letters
+    # and so may the batch's own fixed values ("inu" of a planted e-mail is in "linux")
+    public = [squash(planted.public) for _, _, planted, _ in plants]
+    public += [squash(value) for value in agent.values() if value in ("1.0", "linux")]
     for site, _, planted, text in plants:
         for stretch in stretches(planted):
+            if any(stretch in kept for kept in public):
+                continue
             leaks = [cell for cell in cells if stretch in cell]
             FIGURES["disguised secrets planted and searched for"] += 1
             FIGURES["disguised secrets found stored"] += len(leaks)
