@@ -114,12 +114,13 @@ def test_kill_9_during_a_flush_then_restart_delivers_exactly_once(
     token_file.write_text(state.programs[PROGRAM]["token"])
     token_file.chmod(0o600)
     spool = tmp_path / "spool"
+    # small batches, so delivery lasts long enough (the SDK got fast) for the kill to land mid-way
     lines = "".join(json.dumps(e) + "\n" for e in events(6_000, seed=7, subject="kill9"))
     before = sum(stored_event_ids(state).values())
     agent = subprocess.Popen(
         [sys.executable, "-m", "ilake.cli", "agent", "run", "--program", PROGRAM,
          "--token-file", str(token_file), "--api-url", state.api_url, "--spool-dir", str(spool),
-         "--source", "stdin-jsonl", "--batch-events", "300"],
+         "--source", "stdin-jsonl", "--batch-events", "60"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert agent.stdin is not None
