@@ -62,7 +62,7 @@ urls = "host"
 """
 PROGRAM = parse_program(BENCH_PROGRAM, "bench")
 PSEUDONYMS = Pseudonymizer(b"b" * 32)
-REDACTOR = Redactor(PROGRAM.text.detectors, PROGRAM.text.urls)  # built once, as the service does
+REDACTOR = Redactor(PROGRAM.text.detectors, PROGRAM.url_mode)  # built once, as the service does
 
 
 def body_of(batch: dict) -> str:

@@ -55,7 +55,7 @@ def batches(size: int, count: int, now_ms: int) -> list[dict]:
 
 def run_core(bodies: list[bytes]) -> float:
     program = load_programs(BUNDLED_PROGRAMS)[PROGRAM]
-    redactor = Redactor(program.text.detectors, program.text.urls)
+    redactor = Redactor(program.text.detectors, program.url_mode)
     pseudonyms = Pseudonymizer(b"bench-secret-0123456789abcdef0123")
     received = int(time.time() * 1000)
     started = time.perf_counter()

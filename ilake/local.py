@@ -36,6 +36,7 @@ RESOURCE_NAMES = {
     "IDEMPOTENCY_TABLE": "ilake-local-idempotency",
     "AGENTS_TABLE": "ilake-local-agents",
     "AUDIT_TABLE": "ilake-local-audit",
+    "COMMON_TEXTS_TABLE": "ilake-local-common-texts",
 }
 
 

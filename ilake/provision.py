@@ -2,11 +2,11 @@
 
 Builds what the CDK app declares, from the same declarations (lambdas.core.resources, the lake's
 Arrow schema, the named query files): one lake bucket (versioned, public access blocked), the
-program state, agents, idempotency (with its TTL) and audit tables, the Glue database and
-`interactions` table (partition projection included), the Athena workgroup with its named
+program state, agents, idempotency (with its TTL), audit and common-text tables, the Glue database
+and `interactions` table (partition projection included), the Athena workgroup with its named
 queries, and per program a KMS key with alias `alias/ilake/<p>` and a pseudonymization secret
-`ilake/<p>/pseudonymization` encrypted with that key. tests/infra/test_drift.py compares the
-result with the synthesized template.
+`ilake/<p>/pseudonymization` encrypted with that key. tests/infra/test_drift.py compares the result
+with the synthesized template.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def provision(
         resources.AGENTS: agents_table,
         resources.IDEMPOTENCY: settings.idempotency_table,
         resources.AUDIT: audit_table,
+        resources.COMMON_TEXTS: settings.common_texts_table,
     }
     for declared in resources.TABLES:  # a declared table nobody named here fails loudly
         provision_table(clients, declared, names[declared])

@@ -25,10 +25,11 @@ stores the same values from the minimized event as it would from the raw one):
    also refuses to keep; named keys (Enter, arrows, F-keys) and real shortcuts are sent as-is.
 6. Window titles, target names (automation ids when there is no name) and menu labels: "drop"
    removes them (menu_path becomes []: the server requires the field and stores nothing of it);
-   "redact" and "hash" run the program's redactor (same detectors, same URL mode), so personal
-   data is a placeholder before it leaves the machine. Hashing stays on the server, which holds
-   the secret. App names and bundle ids are redacted too, as the server does.
-7. URLs: "drop" removes them; "host" sends only `https://<host>` as the server reduces it
+   "common" and "hash" run the program's redactor (same detectors, same URL mode), so personal
+   data is a placeholder before it leaves the machine. Hashing, and keeping a text in clear only
+   once enough people have sent it, stay on the server, which holds the secret and sees everyone.
+   App names and bundle ids are redacted too, as the server does.
+7. URLs: "drop" removes them; "common" sends only `https://<host>` as the server reduces it
    (an IP host as the surrogate 0.0.0.0, a host the server cannot read as "%", so the server
    stores the same <IP> and <URL> placeholders); anything but a bare host name after redaction
    (a placeholder inside the host, text after it) is not sent at all.
@@ -51,7 +52,7 @@ is outside JSON: msgspec reads a subclass of str or int (an enum member) as its 
 where `apply()` refuses it; what is sent is then the plain value's event.
 
 Alongside, `capture()` gives the redactions the server would have counted for the raw event
-(the server sees placeholders only): per detector, once per event and text, in "redact" mode
+(the server sees placeholders only): per detector, once per event and text, in "common" mode
 only (the server counts nothing for a hashed text), a reduced URL at least once, dropped
 clipboard content and unknown fields. Not counted: unknown fields of events the agent does not
 capture (the server counts them before refusing such an event). Counted although the server
@@ -86,8 +87,8 @@ from lambdas.core.vocabulary import (
     shortcut_key,
 )
 
-TEXT_MODES: Final = frozenset({"drop", "hash", "redact"})
-URL_MODES: Final = frozenset({"drop", "host"})
+TEXT_MODES: Final = frozenset({"drop", "hash", "common"})
+URL_MODES: Final = frozenset({"drop", "common"})
 MEMO_SIZE: Final = 4096
 
 # Schema limits (lambdas/core/schema.py) the minimized text must fit.
@@ -218,6 +219,7 @@ class ClientPolicy:
         target_names: str,
         menu_labels: str,
         urls: str,
+        min_people: int | None,
         detectors: tuple[str, ...],
         deny: tuple[str, ...],
         allow: tuple[str, ...] | None,
@@ -239,7 +241,8 @@ class ClientPolicy:
         self.detectors = detectors
         self.deny = deny
         self.allow = allow
-        self._redactor = Redactor(detectors, self.urls)
+        self.min_people = min_people
+        self._redactor = Redactor(detectors, "host" if self.urls == "common" else "drop")
         # The server's own glob compiler and decision (Program.app_denied), over the same lists.
         self._deny = glob_regex(deny)
         self._allow = glob_regex(allow) if allow is not None else None
@@ -268,6 +271,7 @@ class ClientPolicy:
         allow = _strings(apps.get("allow", []))
         retention = policy.get("retention_days")
         sample_ms = collect.get("pointer_sample_ms")
+        min_people = text.get("min_people")
         precision = collect.get("coordinate_precision")
         return cls(
             program=_text(policy.get("program"), "unknown"),
@@ -284,6 +288,7 @@ class ClientPolicy:
             target_names=_mode(text, "target_names", TEXT_MODES),
             menu_labels=_mode(text, "menu_labels", TEXT_MODES),
             urls=_mode(text, "urls", URL_MODES),
+            min_people=min_people if type(min_people) is int else None,
             detectors=tuple(sorted(set(detectors))),
             # the built-in denials hold even if the answer left them out; a malformed list
             # denies every app
@@ -560,14 +565,14 @@ class ClientPolicy:
     def _kept_text(self, mode: str, value: str | None, limit: int) -> tuple[Any, Counts]:
         """(the text as sent, or None, or _OMIT; the redactions the server would count).
 
-        The server counts redactions in "redact" mode only: in "hash" mode it hashes the text
+        The server counts redactions in "common" mode only: in "hash" mode it hashes the text
         whole (the agent still replaces personal data first, and counts nothing)."""
         if value is None:
             return None, _NO_COUNTS
         if mode == "drop":
             return _OMIT, _NO_COUNTS
         kept, counts = self._redacted(value, limit)
-        return kept, counts if mode == "redact" else _NO_COUNTS
+        return kept, counts if mode == "common" else _NO_COUNTS
 
     def _window(self, title: str | None, url: str | None) -> _Memo:
         key = (title, url)
@@ -577,7 +582,7 @@ class ClientPolicy:
             title_kept, counts = self._kept_text(self.window_titles, title, MAX_TITLE)
             if title_kept is not _OMIT and title_kept is not None:
                 kept["title"] = title_kept
-            if url is not None and self.urls == "host":
+            if url is not None and self.urls == "common":
                 reduced, url_counts = self._url(url)
                 if reduced is not None:
                     kept["url"] = reduced
@@ -691,12 +696,19 @@ class ClientPolicy:
             f"  - menu items you choose: {self._describe_mode(self.menu_labels)}",
             "  - web addresses: "
             + (
-                "only the site's host name (e.g. example.com); the page and anything after it "
-                "never leave this computer"
-                if self.urls == "host"
+                "only the site's host name (e.g. example.com), kept like a title; the page and "
+                "anything after it never leave this computer"
+                if self.urls == "common"
                 else "never sent"
             ),
         ]
+        if "common" in (self.window_titles, self.target_names, self.menu_labels, self.urls):
+            lines += [
+                f"  Titles, labels and menu items are kept only once at least {self._people} have",
+                "  seen the same text. Until then only an unreadable fingerprint of it is stored:",
+                "  a title only you see (a document, a message, a question you typed) stays",
+                "  unreadable to everyone.",
+            ]
         if (
             self.window_titles != "drop"
             or self.target_names != "drop"
@@ -736,10 +748,18 @@ class ClientPolicy:
             words += f", at most one every {self.pointer_sample_ms} ms"
         return words
 
-    @staticmethod
-    def _describe_mode(mode: str) -> str:
-        if mode == "redact":
-            return "kept after personal data is replaced by placeholders"
+    @property
+    def _people(self) -> str:
+        if self.min_people is None:
+            return "several colleagues (the policy does not say how many)"
+        return f"{self.min_people} colleagues"
+
+    def _describe_mode(self, mode: str) -> str:
+        if mode == "common":
+            return (
+                f"personal data replaced here; kept only once at least {self._people} have "
+                "seen the same text"
+            )
         if mode == "hash":
             return (
                 "personal data replaced here, then turned into a code on the server, so "

@@ -91,6 +91,7 @@ class IngestApi(Construct):
             "PROGRAM_STATE_TABLE": tables.program_state.table_name,
             "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
             "AGENTS_TABLE": tables.agents.table_name,
+            "COMMON_TEXTS_TABLE": tables.common_texts.table_name,
             "PROGRAMS_DIR": "/var/task/programs",
             "MAX_BODY_BYTES": str(5 * 1024 * 1024),
             "MAX_EVENTS": "10000",
@@ -307,6 +308,15 @@ class IngestApi(Construct):
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
+        )
+        ingest.add_to_principal_policy(
+            iam.PolicyStatement(
+                # look up a batch's texts, and release a common one (a conditional update);
+                # only items of the declared programs
+                actions=["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
+                resources=[tables.common_texts.table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": sorted(keys)}},
+            )
         )
         tables.key.grant(
             ingest, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"

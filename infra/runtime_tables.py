@@ -1,4 +1,5 @@
-"""Runtime state in DynamoDB: program state, agent tokens (hashed), idempotency, audit trail.
+"""Runtime state in DynamoDB: program state, agent tokens (hashed), idempotency, audit trail,
+and the common-text vocabulary (texts enough people sent; docs/common-text.md).
 
 Every table: a customer-managed key, point-in-time recovery, on-demand billing. The audit table
 is append-only by convention and by IAM (writers get PutItem with attribute_not_exists only).
@@ -10,7 +11,14 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from lambdas.core.resources import AGENTS, AUDIT, IDEMPOTENCY, PROGRAM_STATE, TableDeclaration
+from lambdas.core.resources import (
+    AGENTS,
+    AUDIT,
+    COMMON_TEXTS,
+    IDEMPOTENCY,
+    PROGRAM_STATE,
+    TableDeclaration,
+)
 
 from .defaults import rotated_key
 from .nag import acknowledge
@@ -22,7 +30,9 @@ class RuntimeTables(Construct):
         self.key = rotated_key(
             self,
             "TablesKey",
-            description="Interaction Lake runtime tables (state, agents, idempotency, audit)",
+            description=(
+                "Interaction Lake runtime tables (state, agents, idempotency, audit, common texts)"
+            ),
             removal=removal,
         )
         # keys and TTLs come from lambdas.core.resources, which local mode provisions too
@@ -30,6 +40,7 @@ class RuntimeTables(Construct):
         self.agents = self._table(AGENTS, removal=removal)
         self.idempotency = self._table(IDEMPOTENCY, removal=RemovalPolicy.DESTROY)
         self.audit = self._table(AUDIT, removal=removal)
+        self.common_texts = self._table(COMMON_TEXTS, removal=removal)
 
     def _table(self, declared: TableDeclaration, *, removal: RemovalPolicy) -> dynamodb.Table:
         table = dynamodb.Table(

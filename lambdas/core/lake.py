@@ -32,7 +32,9 @@ INTERACTIONS = pa.schema(
         pa.field("app_name", pa.string()),
         pa.field("app_bundle_id", pa.string()),
         pa.field("window_title", pa.string()),
+        pa.field("window_title_id", pa.string()),
         pa.field("window_host", pa.string()),
+        pa.field("window_host_id", pa.string()),
         pa.field("display_w", pa.int32()),
         pa.field("display_h", pa.int32()),
         pa.field("display_scale", pa.float32()),
@@ -46,10 +48,12 @@ INTERACTIONS = pa.schema(
         pa.field("scroll_dy", pa.float64()),
         pa.field("target_role", pa.string()),
         pa.field("target_name", pa.string()),
+        pa.field("target_name_id", pa.string()),
         pa.field("modifiers", pa.list_(pa.string())),
         pa.field("key", pa.string()),
         pa.field("key_class", pa.string()),
         pa.field("menu_path", pa.list_(pa.string())),
+        pa.field("menu_path_ids", pa.list_(pa.string())),
         pa.field("text_length", pa.int32()),
         pa.field("text_letters", pa.int32()),
         pa.field("text_digits", pa.int32()),
@@ -84,10 +88,13 @@ _DICTIONARY_COLUMNS = [
     "app_name",
     "app_bundle_id",
     "window_title",
+    "window_title_id",
     "window_host",
+    "window_host_id",
     "button",
     "target_role",
     "target_name",
+    "target_name_id",
     "key",
     "key_class",
     "clipboard_op",
@@ -166,8 +173,11 @@ WRITER_OPTIONS: dict[str, object] = {
 }
 
 
-def to_parquet(table: pa.Table) -> bytes:
-    """Parquet bytes of one table, with the lake's writer settings (`WRITER_OPTIONS`)."""
+def to_parquet(table: pa.Table, metadata: dict[bytes, bytes] | None = None) -> bytes:
+    """Parquet bytes of one table, with the lake's writer settings (`WRITER_OPTIONS`) and
+    `metadata` added to the file's key-value metadata."""
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     sink = io.BytesIO()
     pq.write_table(table, sink, **WRITER_OPTIONS)
     return sink.getvalue()

@@ -18,6 +18,7 @@ import msgspec
 import pyarrow as pa
 
 from . import schema as s
+from .common_text import canonical, pending_ids, text_id
 from .errors import MalformedBatch, TooLarge, UnsupportedSchema
 from .lake import INTERACTIONS, SCHEMA_VERSION
 from .programs import Program
@@ -53,6 +54,9 @@ class BatchOutcome:
     rejected: dict[str, int]
     redactions: dict[str, int]
     redacted_events: int = 0  # stored events that needed at least one redaction
+    # id -> canonical text of every text kept in "common" mode: in memory only, to release the
+    # texts that are common (the rows hold only the ids until then)
+    common_texts: dict[str, str] = field(default_factory=dict)
 
 
 # --- envelope --------------------------------------------------------------------------------
@@ -214,8 +218,9 @@ class _BatchContext:
     program: Program
     pseudonyms: Pseudonymizer
     redactor: Redactor
+    common_texts: dict[str, str] = field(default_factory=dict)
     _pids: dict[tuple[str, str], str] = field(default_factory=dict)
-    _texts: dict[tuple[str, str], tuple[str | None, dict[str, int]]] = field(default_factory=dict)
+    _texts: dict[tuple[str, str], _Kept] = field(default_factory=dict)
     _origins: dict[tuple[Any, ...], _Origin | None] = field(default_factory=dict)
 
     def pid(self, kind: str, value: str) -> str:
@@ -225,25 +230,38 @@ class _BatchContext:
             pid = self._pids[key] = self.pseudonyms.pid(kind, value)
         return pid
 
-    def text(self, mode: str, value: str | None) -> tuple[str | None, dict[str, int]]:
-        """Apply a text mode (drop, hash, redact, host) to one value, memoized."""
+    def text(self, mode: str, value: str | None) -> _Kept:
+        """Apply a text mode to one value, memoized: (what the row keeps in clear, the text's
+        id in "common" modes, redactions). Modes: the program's drop, hash and common; "url"
+        (a URL in common mode: its host is the text); "redact" for app names and tokens."""
         if value is None or mode == "drop":
-            return None, _NO_COUNTS
+            return _NOTHING
         key = (mode, value)
         done = self._texts.get(key)
         if done is None:
             done = self._texts[key] = self._apply(mode, value)
         return done
 
-    def _apply(self, mode: str, value: str) -> tuple[str | None, dict[str, int]]:
+    def _apply(self, mode: str, value: str) -> _Kept:
         if mode == "hash":
-            return self.pseudonyms.text_hash(normalize(value)), _NO_COUNTS
-        if mode == "host":
+            return self.pseudonyms.text_hash(normalize(value)), None, _NO_COUNTS
+        if mode == "url":
             result = self.redactor.redact(value if "://" in value else f"https://{value}")
             single = result.counts.get("url") == 1 and " " not in result.text
-            return (result.text if single else None), result.counts or {"url": 1}
+            return None, self._common(result.text) if single else None, result.counts or _URL
         result = self.redactor.redact(value)
-        return result.text, result.counts
+        if mode == "common":
+            return None, self._common(result.text), result.counts
+        return result.text, None, result.counts
+
+    def _common(self, redacted: str) -> str | None:
+        """The id of a text kept in "common" mode; the text stays in memory, for release."""
+        text = canonical(redacted)
+        if not text:
+            return None
+        tid = text_id(self.pseudonyms, text)
+        self.common_texts[tid] = text
+        return tid
 
     def token(
         self, value: str | None, pattern: re.Pattern[str], *, lower: bool = False
@@ -254,7 +272,7 @@ class _BatchContext:
         if value is None:
             return None
         kept = safe_token(value.lower() if lower else value, pattern)
-        if kept != "other" and self.text("redact", value)[1]:
+        if kept != "other" and self.text("redact", value)[2]:
             return "other"
         return kept
 
@@ -279,10 +297,10 @@ class _BatchContext:
         title, url = (window.title, window.url) if window else (None, None)
         if self.program.app_denied(app_name, bundle_id):
             return None
-        kept_name, name_counts = self.text("redact", app_name)
-        kept_bundle, bundle_counts = self.text("redact", bundle_id)
-        kept_title, title_counts = self.text(policy.window_titles, title)
-        host, host_counts = self.text("host" if policy.urls == "host" else "drop", url)
+        kept_name, _, name_counts = self.text("redact", app_name)
+        kept_bundle, _, bundle_counts = self.text("redact", bundle_id)
+        kept_title, title_id, title_counts = self.text(policy.window_titles, title)
+        host, host_id, host_counts = self.text("url" if policy.urls == "common" else "drop", url)
         return _Origin(
             self.pid("subject", subject),
             self.pid("device", device),
@@ -290,7 +308,9 @@ class _BatchContext:
             kept_name,
             kept_bundle,
             kept_title,
+            title_id,
             host,
+            host_id,
             _merge(name_counts, bundle_counts, title_counts, host_counts),
         )
 
@@ -303,11 +323,16 @@ class _Origin:
     app_name: str | None
     bundle_id: str | None
     title: str | None
+    title_id: str | None
     host: str | None
+    host_id: str | None
     counts: dict[str, int]
 
 
+_Kept = tuple[str | None, str | None, dict[str, int]]  # see _BatchContext.text
 _NO_COUNTS: dict[str, int] = {}
+_NOTHING: _Kept = (None, None, _NO_COUNTS)
+_URL = {"url": 1}
 _CLIPBOARD_CONTENT = {"clipboard_content": 1}
 
 
@@ -364,7 +389,7 @@ def process_batch(
     events, rejected, dropped_fields = decode_events(envelope.events, limits)
     text_policy = program.text
     ctx = _BatchContext(
-        program, pseudonyms, redactor or Redactor(text_policy.detectors, text_policy.urls)
+        program, pseudonyms, redactor or Redactor(text_policy.detectors, program.url_mode)
     )
     extra: Counter[str] = Counter()
     if dropped_fields:
@@ -422,8 +447,10 @@ def process_batch(
 
         counts = origin.counts
         x = y = x2 = y2 = dx = dy = None
-        button = clicks = target_role = target_name = modifiers = key = key_class = None
-        menu_path = text_len = letters = digits = spaces = symbols = None
+        button = clicks = target_role = target_name = target_id = None
+        modifiers = key = key_class = menu_path = menu_ids = text_len = letters = digits = (
+            spaces
+        ) = symbols = None
         clip_op = clip_mime = clip_len = reason = None
         if pointer:
             w, h = display.w, display.h
@@ -441,7 +468,7 @@ def process_batch(
             target = ev.target
             target_role = safe_token(target.role, ROLE)
             name = target.name if target.name is not None else target.automation_id
-            target_name, target_counts = ctx.text(target_mode, name)
+            target_name, target_id, target_counts = ctx.text(target_mode, name)
             counts = _merge(counts, target_counts)
         if etype == "key.shortcut":
             mods = frozenset(ev.modifiers)
@@ -454,10 +481,13 @@ def process_batch(
         elif etype == "menu.select":
             if menu_mode != "drop":
                 menu_path = []
+                ids = []
                 for label in ev.menu_path:
-                    kept, label_counts = ctx.text(menu_mode, label)
+                    kept, label_id, label_counts = ctx.text(menu_mode, label)
                     menu_path.append(kept)
+                    ids.append(label_id)
                     counts = _merge(counts, label_counts)
+                menu_ids = ids if menu_mode == "common" else None
         elif etype == "clipboard":
             clip_op = ev.op
             clip_mime = ctx.token(ev.mime, MIME, lower=True)
@@ -487,7 +517,9 @@ def process_batch(
                 origin.app_name,
                 origin.bundle_id,
                 origin.title,
+                origin.title_id,
                 origin.host,
+                origin.host_id,
                 display.w if display else None,
                 display.h if display else None,
                 display.scale if display else None,
@@ -501,10 +533,12 @@ def process_batch(
                 dy,
                 target_role,
                 target_name,
+                target_id,
                 modifiers,
                 key,
                 key_class,
                 menu_path,
+                menu_ids,
                 text_len,
                 letters,
                 digits,
@@ -524,8 +558,22 @@ def process_batch(
 
     table = rows_to_table(rows) if rows else None
     return BatchOutcome(
-        batch_id, table, len(rows), dict(rejected), tally.totals(extra), tally.events
+        batch_id,
+        table,
+        len(rows),
+        dict(rejected),
+        tally.totals(extra),
+        tally.events,
+        _stored_texts(ctx.common_texts, table),
     )
+
+
+def _stored_texts(texts: dict[str, str], table: pa.Table | None) -> dict[str, str]:
+    """The common texts of the rows kept (not of events refused after their texts were read)."""
+    if table is None or not texts:
+        return {}
+    stored = pending_ids(table)
+    return {tid: text for tid, text in texts.items() if tid in stored}
 
 
 _TARGET_TYPES = frozenset({"pointer.click", "text.input", "menu.select"})

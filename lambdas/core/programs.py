@@ -24,8 +24,13 @@ from .schema import EVENT_TYPES
 
 PROGRAM_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
-TextMode = Literal["drop", "hash", "redact"]
-UrlMode = Literal["drop", "host"]
+TextMode = Literal["drop", "hash", "common"]
+UrlMode = Literal["drop", "common"]
+TEXT_FIELDS = ("window_titles", "target_names", "menu_labels", "urls")
+MIN_PEOPLE_FLOOR = 5  # the lowest `min_people` a program may set (docs/common-text.md)
+MIN_PEOPLE_DEFAULT = 10
+# Modes that kept text in clear whatever it held; refused with a pointer to "common".
+_CLEAR_MODES = {"redact": "kept every text in clear", "host": "kept every host in clear"}
 LawfulBasis = Literal[
     "consent",
     "contract",
@@ -91,12 +96,17 @@ DEFAULT_DENIED_APPS: tuple[str, ...] = (
 
 
 class TextPolicy(Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
-    """What happens to free text the agent sends. Default: nothing is kept."""
+    """What happens to free text the agent sends. Default: nothing is kept.
+
+    "common" keeps a text (after the detectors) in clear only once `min_people` distinct people
+    have sent it, and until then only its keyed hash (docs/common-text.md); "hash" keeps only
+    the keyed hash; "drop" keeps nothing. URLs in "common" mode are reduced to their host."""
 
     window_titles: TextMode = "drop"
     target_names: TextMode = "drop"
     menu_labels: TextMode = "drop"
     urls: UrlMode = "drop"
+    min_people: Annotated[int, Meta(ge=MIN_PEOPLE_FLOOR, le=1000)] = MIN_PEOPLE_DEFAULT
     detectors: Annotated[list[str], Meta(min_length=1)] = msgspec.field(
         default_factory=lambda: list(DETECTORS)
     )
@@ -181,6 +191,11 @@ class Program:
     def _decide(self, name: str | None, bundle_id: str | None) -> bool:
         return app_denied(self._deny, self._allow, name, bundle_id)
 
+    @property
+    def url_mode(self) -> str:
+        """The redactor's URL mode: a host is what "common" counts and may release."""
+        return "host" if self.text.urls == "common" else "drop"
+
     def public_policy(self) -> dict[str, object]:
         """The effective collection policy an agent may show its user (GET .../policy)."""
         return {
@@ -201,6 +216,7 @@ class Program:
                 "target_names": self.text.target_names,
                 "menu_labels": self.text.menu_labels,
                 "urls": self.text.urls,
+                "min_people": self.text.min_people,
                 "detectors": sorted(self.text.detectors),
             },
             "apps": {
@@ -237,6 +253,9 @@ def parse_program(data: bytes, source: str, expected_name: str | None = None) ->
         raw = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProgramError(f"{source}: not valid TOML: {exc}") from None
+    cleartext = _cleartext_modes(raw)
+    if cleartext:
+        raise ProgramError(f"{source}: " + "; ".join(cleartext))
     try:
         file = msgspec.convert(raw, ProgramFile)
     except msgspec.ValidationError as exc:
@@ -245,6 +264,25 @@ def parse_program(data: bytes, source: str, expected_name: str | None = None) ->
     if problems:
         raise ProgramError(f"{source}: " + "; ".join(problems))
     return Program(file, hashlib.sha256(data).hexdigest())
+
+
+def _cleartext_modes(raw: object) -> list[str]:
+    """Refuse the modes that kept free text in clear for anyone, naming the one that replaces
+    them: a title, label or host is kept in clear only once enough people have sent it."""
+    text = raw.get("text") if isinstance(raw, dict) else None
+    if not isinstance(text, dict):
+        return []
+    problems = []
+    for name in TEXT_FIELDS:
+        mode = text.get(name)
+        if isinstance(mode, str) and mode in _CLEAR_MODES:
+            others = '"drop"' if name == "urls" else '"hash" or "drop"'
+            problems.append(
+                f"field 'text.{name}': \"{mode}\" {_CLEAR_MODES[mode]}, whatever it held (a "
+                f'prompt, a message subject); use "common" (kept in clear only once min_people '
+                f"people have sent the same text), or {others}"
+            )
+    return problems
 
 
 def _field_error(exc: msgspec.ValidationError) -> str:

@@ -44,7 +44,9 @@ AGENTS = TableDeclaration("Agents", "AGENTS_TABLE", "token_hash")
 # Powertools Idempotency's default attribute names: id, expiration
 IDEMPOTENCY = TableDeclaration("Idempotency", "IDEMPOTENCY_TABLE", "id", ttl_attribute="expiration")
 AUDIT = TableDeclaration("Audit", "AUDIT_TABLE", "program", sort_key="at")
-TABLES: tuple[TableDeclaration, ...] = (PROGRAM_STATE, AGENTS, IDEMPOTENCY, AUDIT)
+# Texts that enough people sent (lambdas/core/text_store.py); pending texts have no item
+COMMON_TEXTS = TableDeclaration("CommonTexts", "COMMON_TEXTS_TABLE", "program", sort_key="text_id")
+TABLES: tuple[TableDeclaration, ...] = (PROGRAM_STATE, AGENTS, IDEMPOTENCY, AUDIT, COMMON_TEXTS)
 
 # The Glue catalog and the Athena workgroup analysts query through (DESIGN 3)
 DATABASE = "interaction_lake"

@@ -19,6 +19,7 @@ class Settings:
     lake_bucket: str
     program_state_table: str
     idempotency_table: str
+    common_texts_table: str
     programs_dir: Path = BUNDLED_PROGRAMS
     key_alias_prefix: str = KEY_ALIAS_PREFIX
     secret_name_prefix: str = SECRET_NAME_PREFIX
@@ -40,6 +41,7 @@ class Settings:
             lake_bucket=e["LAKE_BUCKET"],
             program_state_table=e["PROGRAM_STATE_TABLE"],
             idempotency_table=e["IDEMPOTENCY_TABLE"],
+            common_texts_table=e["COMMON_TEXTS_TABLE"],
             programs_dir=Path(e.get("PROGRAMS_DIR") or BUNDLED_PROGRAMS),
             key_alias_prefix=e.get("KEY_ALIAS_PREFIX", KEY_ALIAS_PREFIX),
             secret_name_prefix=e.get("SECRET_NAME_PREFIX", SECRET_NAME_PREFIX),

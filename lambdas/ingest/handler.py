@@ -41,10 +41,11 @@ def service() -> IngestService:
     )
 
 
-def _authorized_program() -> str | None:
+def _authorized(name: str) -> str | None:
+    """`program` or `agent_id` from the authorizer's context (never from the request)."""
     context = app.current_event.request_context.authorizer.get_context() or {}
-    program = context.get("program")
-    return program if isinstance(program, str) else None
+    value = context.get(name)
+    return value if isinstance(value, str) else None
 
 
 # OpenAPI route metadata (lambdas/ingest/openapi.py builds the document from it). The routes say
@@ -116,7 +117,8 @@ def post_batch(program: str) -> Response[str]:
     event = app.current_event
     request = BatchRequest(
         program=program,
-        authorized_program=_authorized_program(),
+        authorized_program=_authorized("program"),
+        agent_id=_authorized("agent_id"),
         content_type=event.headers.get("content-type"),
         content_encoding=event.headers.get("content-encoding"),
         body=event.body,
@@ -133,6 +135,9 @@ def post_batch(program: str) -> Response[str]:
         metrics.add_metric(f"Rejected.{reason}", MetricUnit.Count, n)
     for detector, n in answer["redactions"].items():
         metrics.add_metric(f"Redactions.{detector}", MetricUnit.Count, n)
+    metrics.add_metric("TextsReleased", MetricUnit.Count, stored.texts_released)
+    if stored.text_store_failed:
+        metrics.add_metric("TextStoreUnavailable", MetricUnit.Count, 1)
     metrics.add_metric("BytesIn", MetricUnit.Bytes, stored.bytes_in)
     metrics.add_metric("BytesOut", MetricUnit.Bytes, stored.bytes_out)
     metrics.add_metric("LatencyMs", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1e3)
@@ -166,7 +171,7 @@ def post_batch(program: str) -> Response[str]:
     responses=_answers("The program's effective collection policy.", "Policy"),
 )
 def get_policy(program: str) -> Response[str]:
-    policy = service().policy(program, _authorized_program())
+    policy = service().policy(program, _authorized("program"))
     metrics.add_metric("PolicyReads", MetricUnit.Count, 1)
     return _json(200, policy)
 

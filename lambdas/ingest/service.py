@@ -1,12 +1,14 @@
 """The ingest use case: one HTTP batch in, at most one encrypted Parquet object out.
 
-Everything here is ordered so that nothing is written unless the whole batch is understood:
-program known, token scoped to it, media type and size acceptable, program collecting, key and
-secret available, events processed; then a single S3 PutObject (atomic) under the program's
-KMS key. Idempotency (Powertools, DynamoDB) wraps process-and-write, keyed by program and
-batch id and validated by the body's digest: a replay returns the first answer, a different
-body under the same id is a 409. The idempotency record holds only that answer (counts and the
-object key), never submitted content.
+Everything here is ordered so that nothing is written unless the whole batch is understood: program
+known, token scoped to it, media type and size acceptable, program collecting, key and secret
+available, events processed, texts in "common" mode resolved (released ones filled in, pending ones
+left as ids: docs/common-text.md); then a single S3 PutObject (atomic) under the program's KMS key.
+The object's metadata names the sending agent by its pseudonym, so that the hourly count counts
+people through enrolled agents. Idempotency (Powertools, DynamoDB) wraps process-and-write, keyed
+by program and batch id and validated by the body's digest: a replay returns the first answer, a
+different body under the same id is a 409. The idempotency record holds only that answer (counts
+and the object key), never submitted content.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdas.core.common_text import AGENT_METADATA, fill
 from lambdas.core.decode import check_media, decode_body
 from lambdas.core.errors import (
     BatchConflict,
@@ -46,6 +49,7 @@ from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.core.redact import Redactor
 from lambdas.core.settings import Settings
 from lambdas.core.state import ProgramStatus, read_status
+from lambdas.core.text_store import TextStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class BatchRequest:
 
     program: str
     authorized_program: str | None
+    agent_id: str | None  # the enrolled agent the authorizer found for the token
     content_type: str | None
     content_encoding: str | None
     body: str | bytes | None
@@ -68,6 +73,8 @@ class Stored:
     bytes_in: int
     bytes_out: int
     events_redacted: int  # 0 for a replay: its events were counted the first time
+    texts_released: int = 0  # common texts this batch released (it carried them first)
+    text_store_failed: bool = False  # the vocabulary did not answer: texts stored as ids only
 
 
 class IngestService:
@@ -86,8 +93,9 @@ class IngestService:
         self._s3, self._dynamodb, self._kms = s3, dynamodb, kms
         self._secrets = SecretsProvider(boto3_client=secretsmanager)
         self._key_arns: dict[str, str] = {}
+        self.texts = TextStore(dynamodb, settings.common_texts_table)
         self._redactors = {
-            name: Redactor(p.text.detectors, p.text.urls) for name, p in self.programs.items()
+            name: Redactor(p.text.detectors, p.url_mode) for name, p in self.programs.items()
         }
         self.idempotency = IdempotencyConfig(
             event_key_jmespath="key",
@@ -134,7 +142,7 @@ class IngestService:
         envelope = decode_envelope(body)
         received_at = now or datetime.now(UTC)
         key = f"{program.name}#{envelope.batch_id}"
-        work = _Work(program, status, envelope, received_at)
+        work = _Work(program, status, envelope, received_at, request.agent_id)
         try:
             response = self._store_once(
                 request={"key": key, "digest": hashlib.sha256(body).hexdigest()}, work=work
@@ -150,7 +158,14 @@ class IngestService:
             # be untrue and the agent's retry would store the batch again once the in-progress
             # record lapses (in another hour's partition, if the hour has turned).
             response = work.response
-        return Stored(response, len(body), work.bytes_out, work.events_redacted)
+        return Stored(
+            response,
+            len(body),
+            work.bytes_out,
+            work.events_redacted,
+            work.texts_released,
+            work.text_store_failed,
+        )
 
     # -- inside the idempotent section --
 
@@ -170,7 +185,20 @@ class IngestService:
         work.events_redacted = outcome.redacted_events
         stored_key = None
         if outcome.table is not None:
-            data = to_parquet(outcome.table)
+            table = outcome.table
+            if outcome.common_texts:
+                resolution = self.texts.resolve(
+                    program.name, outcome.common_texts, now_s=work.received_at.timestamp()
+                )
+                table, _ = fill(table, resolution.released)
+                work.texts_released = resolution.released_now
+                work.text_store_failed = resolution.failed
+            metadata = (
+                {AGENT_METADATA: pseudonyms.pid("agent", work.agent_id).encode()}
+                if work.agent_id
+                else None  # no enrolled agent to count: its texts never count towards release
+            )
+            data = to_parquet(table, metadata)
             stored_key = object_key(program.name, work.received_at, outcome.batch_id)
             self._put(stored_key, data, key_arn, program, outcome)
             work.bytes_out = len(data)
@@ -244,6 +272,9 @@ class _Work:
     status: ProgramStatus
     envelope: Any
     received_at: datetime
+    agent_id: str | None
     bytes_out: int = 0
+    texts_released: int = 0
+    text_store_failed: bool = False
     events_redacted: int = 0
     response: dict[str, Any] | None = None  # set once the batch is durable (or had no rows)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from lambdas.core import resources
 from lambdas.core.lake import INTERACTIONS, PARTITION_KEYS, glue_columns
 from lambdas.core.programs import load_programs
 from lambdas.core.settings import BUNDLED_PROGRAMS
@@ -145,7 +146,7 @@ def test_bucket_policy_requires_tls_kms_and_the_programs_own_key(synth: Synth) -
 
 def test_tables_have_pitr_and_a_customer_managed_key(synth: Synth) -> None:
     tables = synth.resources("AWS::DynamoDB::Table")
-    assert len(tables) == 4
+    assert len(tables) == len(resources.TABLES) == 5
     for table in tables.values():
         props = table["Properties"]
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True

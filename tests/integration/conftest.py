@@ -64,6 +64,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "PROGRAM_STATE_TABLE": "ilake-program-state",
         "IDEMPOTENCY_TABLE": "ilake-idempotency",
         "AGENTS_TABLE": "ilake-agents",
+        "COMMON_TEXTS_TABLE": "ilake-common-texts",
         "PROGRAMS_DIR": str(TEST_PROGRAMS),
         "POWERTOOLS_METRICS_NAMESPACE": "InteractionLakeTest",
         "POWERTOOLS_DEV": "false",

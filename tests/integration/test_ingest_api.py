@@ -270,7 +270,8 @@ def test_policy_endpoint(lake: Lake) -> None:
     assert status == 200
     assert body["program"] == "menu-navigation"
     assert "menu.select" in body["collect"]["event_types"]
-    assert body["text"]["window_titles"] == "redact"
+    assert body["text"]["window_titles"] == "common"
+    assert body["text"]["min_people"] == 10
     assert any("1password" in p for p in body["apps"]["deny"])
     status, _, _ = invoke(
         api_event(

@@ -7,9 +7,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 import pytest
 
+from lambdas.core.common_text import fill
 from lambdas.core.pipeline import BatchOutcome, Limits, decode_envelope, process_batch
 from lambdas.core.programs import Program, parse_program
 from lambdas.core.pseudonym import Pseudonymizer
@@ -102,8 +104,8 @@ def make_program(
     text: dict[str, Any] | None = None,
     apps: dict[str, Any] | None = None,
 ) -> Program:
-    """A permissive program (every type, no sampling, texts kept after scrubbing, URL hosts),
-    with any key overridden per section."""
+    """A permissive program (every type, no sampling, every text and URL host kept in "common"
+    mode at the lowest threshold), with any key overridden per section."""
     sections = {
         "collect": {
             "event_types": sorted(EVENT_TYPES),
@@ -112,16 +114,24 @@ def make_program(
             **(collect or {}),
         },
         "text": {
-            "window_titles": "redact",
-            "target_names": "redact",
-            "menu_labels": "redact",
-            "urls": "host",
+            "window_titles": "common",
+            "target_names": "common",
+            "menu_labels": "common",
+            "urls": "common",
+            "min_people": 5,
             **(text or {}),
         },
     }
     if apps:
         sections["apps"] = apps
     return parse_program(program_toml(**sections).encode(), "unit-test.toml", "unit-test")
+
+
+def without_sampling(program: Program) -> Program:
+    """`program` with pointer sampling off: the agent captures every move, the server keeps
+    one per interval, so the agent's counts compare to the server's without sampling."""
+    collect = msgspec.structs.replace(program.collect, pointer_sample_ms=0)
+    return Program(msgspec.structs.replace(program.file, collect=collect), program.digest)
 
 
 def run(
@@ -132,9 +142,10 @@ def run(
     received_at_ms: int = RECEIVED_AT_MS,
     limits: Limits | None = None,
     suppressed_subjects: frozenset[str] = frozenset(),
+    released: bool = True,
     **batch_fields: Any,
 ) -> BatchOutcome:
-    """Encode a batch as an agent would, then decode and process it."""
+    """Encode a batch as an agent would, then decode and process it (see `ingest`)."""
     return ingest(
         encode(make_batch(events, **batch_fields)),
         program,
@@ -142,6 +153,7 @@ def run(
         received_at_ms=received_at_ms,
         limits=limits,
         suppressed_subjects=suppressed_subjects,
+        released=released,
     )
 
 
@@ -153,10 +165,14 @@ def ingest(
     received_at_ms: int = RECEIVED_AT_MS,
     limits: Limits | None = None,
     suppressed_subjects: frozenset[str] = frozenset(),
+    released: bool = True,
 ) -> BatchOutcome:
-    """The pure data path for one JSON body: envelope, then events under `program`."""
+    """The pure data path for one JSON body: envelope, then events under `program`. With
+    `released`, every common text of the batch is filled in, as rows hold it once the text is
+    released (the strictest view for privacy checks: the most text in clear); without, the rows
+    as stored while every text is pending."""
     envelope = decode_envelope(body)
-    return process_batch(
+    outcome = process_batch(
         envelope,
         program or make_program(),
         Pseudonymizer(secret),
@@ -164,6 +180,9 @@ def ingest(
         limits=limits or Limits(),
         suppressed_subjects=suppressed_subjects,
     )
+    if released and outcome.table is not None:
+        outcome.table = fill(outcome.table, outcome.common_texts)[0]
+    return outcome
 
 
 def epoch_ms(value: Any) -> int:

@@ -62,8 +62,8 @@ def test_every_command_has_help_with_an_example(
 def test_programs_validate_lists_every_valid_program(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["programs", "validate"]) == 0
     out = capsys.readouterr().out
-    assert "ok menu-navigation (menu-navigation@1" in out
-    assert "ok shortcut-learning (shortcut-learning@1" in out
+    assert "ok menu-navigation (menu-navigation@2" in out
+    assert "ok shortcut-learning (shortcut-learning@2" in out
 
 
 def test_an_invalid_program_file_exits_1_naming_the_file_and_field(
@@ -90,7 +90,8 @@ def test_programs_list_shows_each_program_with_its_retention(
 def test_programs_show_prints_the_effective_policy(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["programs", "show", "shortcut-learning"]) == 0
     policy = json.loads(capsys.readouterr().out)
-    assert policy["text"]["window_titles"] == "hash"
+    assert policy["text"]["window_titles"] == "common"
+    assert policy["text"]["min_people"] == 10
     assert "1Password" in " ".join(policy["apps"]["deny"]) or policy["apps"]["deny"]
 
 

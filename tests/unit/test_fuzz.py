@@ -69,7 +69,7 @@ from .test_pipeline import REASONS
 PROGRAM = make_program()  # every type, texts redacted, URL hosts kept: the most to leak
 PSEUDONYMS = Pseudonymizer(SECRET)
 LIMITS = Limits()
-REDACTOR = Redactor(PROGRAM.text.detectors, PROGRAM.text.urls)
+REDACTOR = Redactor(PROGRAM.text.detectors, PROGRAM.url_mode)
 
 # What decode + pipeline may raise: the 4xx errors of lambdas.core.errors they own. The others
 # (401, 403, 404, 409, 423, 429) belong to the service and authorizer, and 500 is a fault.

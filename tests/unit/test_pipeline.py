@@ -627,7 +627,7 @@ def test_window_title_hashed() -> None:
 
 
 def test_window_title_scrubbed_by_detectors() -> None:
-    program = make_program(text={"window_titles": "redact"})
+    program = make_program(text={"window_titles": "common"})
     outcome = run(
         [make_event(window={"title": TITLE}), make_event(window={"title": TITLE})], program
     )
@@ -642,7 +642,7 @@ URL = "https://jane:hunter2@intranet.example.com:8443/people/jane.roe?q=salary"
 
 def test_url_reduced_to_host() -> None:
     outcome = run(
-        [make_event(window={"title": "x", "url": URL})], make_program(text={"urls": "host"})
+        [make_event(window={"title": "x", "url": URL})], make_program(text={"urls": "common"})
     )
     assert rows(outcome)[0]["window_host"] == "intranet.example.com"
     assert outcome.redactions.get("url") == 1

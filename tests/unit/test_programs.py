@@ -54,10 +54,11 @@ def test_example_program_settings() -> None:
     programs = load_programs(PROGRAMS_DIR)
     menu, shortcuts = programs["menu-navigation"], programs["shortcut-learning"]
     assert menu.collect.coordinate_precision == 3
-    assert (menu.text.window_titles, menu.text.urls) == ("redact", "host")
+    assert (menu.text.window_titles, menu.text.urls) == ("common", "common")
+    assert menu.text.min_people == 10
     assert menu.app_denied("Terminal", "com.apple.Terminal")
     assert shortcuts.collect.pointer_sample_ms == 250
-    assert shortcuts.text.window_titles == "hash"
+    assert shortcuts.text.window_titles == "common"
     assert (shortcuts.text.target_names, shortcuts.text.menu_labels) == ("drop", "drop")
 
 
@@ -91,6 +92,9 @@ ERROR_CASES = [
         MINIMAL + '[text]\nwindow_titles = "keep"\n', "text.window_titles", id="unknown-text-mode"
     ),
     pytest.param(MINIMAL + '[text]\nurls = "hash"\n', "text.urls", id="urls-cannot-hash"),
+    pytest.param(MINIMAL + "[text]\nmin_people = 4\n", "text.min_people", id="k-below-floor"),
+    pytest.param(MINIMAL + "[text]\nmin_people = 1001\n", "text.min_people", id="k-too-high"),
+    pytest.param(MINIMAL + '[text]\nmin_people = "10"\n', "text.min_people", id="k-not-int"),
     pytest.param(
         MINIMAL.replace('lawful_basis = "consent"', 'lawful_basis = "because"'),
         "lawful_basis",
@@ -115,6 +119,43 @@ def test_errors_name_the_file_and_the_field(tmp_path: Path, text: str, field: st
     message, path = load_error(tmp_path, text, stem="minimal")
     assert path in message
     assert field in message
+
+
+@pytest.mark.parametrize("field", ["window_titles", "target_names", "menu_labels"])
+def test_clear_text_modes_are_refused_naming_common(tmp_path: Path, field: str) -> None:
+    """Keeping a text in clear whatever it holds is no longer possible: the loader says what to
+    use instead, and accepts that."""
+    text = MINIMAL + f'[text]\n{field} = "redact"\n'
+    message, path = load_error(tmp_path, text, stem="minimal")
+    assert path in message
+    assert f"field 'text.{field}'" in message
+    assert '"common"' in message
+    assert "min_people" in message
+    fixed = parse_program(text.replace('"redact"', '"common"').encode(), "m.toml", "minimal")
+    assert getattr(fixed.text, field) == "common"
+
+
+def test_url_hosts_in_clear_are_refused_naming_common(tmp_path: Path) -> None:
+    message, _ = load_error(tmp_path, MINIMAL + '[text]\nurls = "host"\n', stem="minimal")
+    assert "field 'text.urls'" in message
+    assert '"common"' in message
+    assert '"hash"' not in message  # a URL has no hash mode
+
+
+def test_every_clear_text_mode_is_named_at_once(tmp_path: Path) -> None:
+    text = MINIMAL + '[text]\nwindow_titles = "redact"\nmenu_labels = "redact"\nurls = "host"\n'
+    message, _ = load_error(tmp_path, text, stem="minimal")
+    assert all(f"text.{f}" in message for f in ("window_titles", "menu_labels", "urls"))
+
+
+@pytest.mark.parametrize(("k", "ok"), [(5, True), (10, True), (1000, True), (4, False), (0, False)])
+def test_min_people_is_at_least_five(tmp_path: Path, k: int, ok: bool) -> None:
+    text = MINIMAL + f'[text]\nwindow_titles = "common"\nmin_people = {k}\n'
+    if ok:
+        assert parse_program(text.encode(), "m.toml", "minimal").text.min_people == k
+    else:
+        message, _ = load_error(tmp_path, text, stem="minimal")
+        assert "text.min_people" in message
 
 
 def test_unknown_values_are_named(tmp_path: Path) -> None:
@@ -333,7 +374,7 @@ def test_public_policy_content() -> None:
     policy = program.public_policy()
     assert json.loads(json.dumps(policy)) == policy
     assert policy["program"] == "menu-navigation"
-    assert policy["policy_version"] == "menu-navigation@1"
+    assert policy["policy_version"] == "menu-navigation@2"
     assert policy["lawful_basis"] == "legitimate_interests"
     assert policy["retention_days"] == 180
     assert policy["notice_version"] == "2026-09"
@@ -345,10 +386,11 @@ def test_public_policy_content() -> None:
         "coordinate_precision": 3,
     }
     assert policy["text"] == {
-        "window_titles": "redact",
-        "target_names": "redact",
-        "menu_labels": "redact",
-        "urls": "host",
+        "window_titles": "common",
+        "target_names": "common",
+        "menu_labels": "common",
+        "urls": "common",
+        "min_people": 10,
         "detectors": sorted(DETECTORS),
     }
     assert policy["apps"] == {
@@ -362,7 +404,7 @@ def test_public_policy_of_an_allow_list_program() -> None:
     policy = program.public_policy()
     assert policy["apps"]["allow"] == list(program.file.apps.allow)  # type: ignore[index]
     assert policy["collect"]["pointer_sample_ms"] == 250  # type: ignore[index]
-    assert policy["text"]["window_titles"] == "hash"  # type: ignore[index]
+    assert policy["text"]["window_titles"] == "common"  # type: ignore[index]
 
 
 def test_public_policy_of_a_minimal_program() -> None:
@@ -370,4 +412,5 @@ def test_public_policy_of_a_minimal_program() -> None:
     assert policy["collect"]["event_types"] == []  # type: ignore[index]
     text = dict(policy["text"])  # type: ignore[call-overload]
     assert text.pop("detectors") == sorted(DETECTORS)
+    assert text.pop("min_people") == 10
     assert set(text.values()) == {"drop"}

@@ -149,7 +149,7 @@ def test_totals_equal_the_rows_written(data: ReportData, lake: Lake) -> None:
         assert report.subjects == len(pc.unique(table["subject_pid"]))
         assert report.first_event == f"{pc.min(table['ts']).as_py():%Y-%m-%d %H:%M}"
         assert report.last_event == f"{pc.max(table['ts']).as_py():%Y-%m-%d %H:%M}"
-        assert report.policy_versions == (f"{name}@1",)
+        assert report.policy_versions == (f"{name}@2",)
     everything = pa.concat_tables(lake.table(name) for name in lake.tables)
     assert data.events == everything.num_rows > 4_000
     assert data.batches == lake.objects
