@@ -642,7 +642,7 @@ def audit(
     if output is OutputFormat.json:  # the records as stored, for scripts
         print(json.dumps(records, sort_keys=True))
         return
-    counted = ("objects", "bytes", "delete_markers", "files", "rows")
+    counted = ("objects", "bytes", "delete_markers", "texts", "files", "rows")
     rows = [
         (
             str(r.get("at", ""))[:19],
@@ -762,9 +762,9 @@ def _local_lake(state_dir: Path) -> Any:
     from .local import RESOURCE_NAMES
 
     state = _local_state(state_dir)
-    os.environ.update(
-        {name: RESOURCE_NAMES[name] for name in ("LAKE_BUCKET", "PROGRAM_STATE_TABLE")}
-    )
+    names = ("LAKE_BUCKET", "PROGRAM_STATE_TABLE", "COMMON_TEXTS_TABLE")
+    os.environ.update({name: RESOURCE_NAMES[name] for name in names})
+    os.environ["PROGRAMS_DIR"] = str(options.programs_dir)
     return state
 
 
@@ -782,10 +782,15 @@ def compact(
     ] = OutputFormat.table,
     state_dir: StateDir = DEFAULT_STATE_DIR,
 ) -> None:
-    """Compact closed hour partitions in local mode, as the hourly schedule does in AWS.
+    """Count and compact closed hour partitions in local mode, as the hourly schedule does in AWS.
 
     An hour is closed 15 minutes after it ends (COMPACTION_GRACE_S); the last 48 hours are
-    examined (COMPACTION_LOOKBACK_HOURS). Exits 2 if a partition could not be compacted.
+    examined (COMPACTION_LOOKBACK_HOURS). First the people who sent each pending text in the
+    hours not counted yet are counted (texts that reach the program's min_people become common,
+    released by the next batch that carries them); then each closed hour's small files are
+    rewritten with the texts released since filled in; hours 3 and 24 hours old get those texts
+    filled in again (COMPACTION_REFILL_AFTER_HOURS). Exits 2 if a partition could not be
+    compacted.
 
     Example: [bold]ilake compact --program menu-navigation[/]
     """
@@ -801,36 +806,81 @@ def compact(
     _local_lake(state_dir)
     from lambdas.compaction.handler import handler
 
-    rows, failed = [], 0
+    rows: list[tuple[Any, ...]] = []
+    failed = 0
     for name in names:
         result = handler({"program": name, **({"now": now} if now else {})})
         if "skipped" in result:
-            rows.append((name, "", "skipped: " + result["skipped"], "", "", "", "", "", ""))
+            rows.append((name, "", "", "skipped: " + result["skipped"], *[""] * 7))
             continue
-        for part in result["partitions"]:
-            failed += part["outcome"] == "failed"
-            where = part["partition"].split("/", 2)[2].rstrip("/")
+        count = result["count"]
+        if count["files"] or count["became_common"] or count["outcome"] == "withdrawn":
             rows.append(
                 (
                     name,
-                    where,
-                    part["outcome"] + (f": {part['reason']}" if part["reason"] else ""),
+                    "count",
+                    f"{count['hours']} hours through {count['counted_through'] or '-'}",
+                    f"{count['outcome']}: {count['became_common']} texts became common, "
+                    f"{count['pending_texts']} pending" + _reason(count),
+                    count["files"],
+                    count["contributions"],
+                    "",
+                    count["became_common"],
+                    "",
+                    "",
+                    count["seconds"],
+                )
+            )
+        for part in result["partitions"]:
+            failed += part["outcome"] == "failed"
+            rows.append(
+                (
+                    name,
+                    "compact",
+                    _partition(part["partition"]),
+                    part["outcome"] + _reason(part),
                     part["inputs"],
                     part["rows"],
                     part["parts"],
+                    part["texts_filled"],
                     round(part["input_bytes"] / 2**20, 2),
                     round(part["output_bytes"] / 2**20, 2),
                     part["seconds"],
                 )
             )
-    columns = ["program", "partition", "outcome", "files in", "rows", "files out", "MiB in",
-               "MiB out", "seconds"]  # fmt: skip
+        for refill in result["refills"]:
+            rows.append(
+                (
+                    name,
+                    "refill",
+                    _partition(refill["partition"]),
+                    refill["outcome"],
+                    refill["objects"],
+                    "",
+                    refill["rewritten"],
+                    refill["texts_filled"],
+                    "",
+                    "",
+                    "",
+                )
+            )
+    # texts: released texts filled in (compact, refill), or texts that became common (count)
+    columns = ["program", "step", "partition", "outcome", "files in", "rows", "files out",
+               "texts", "MiB in", "MiB out", "seconds"]  # fmt: skip
     if rows or output is not OutputFormat.table:
         print_rows(columns, rows, output)
     else:
         out.print("nothing to compact: no closed hour holds small files")
     if failed:
         fail(f"{failed} partition(s) could not be compacted")
+
+
+def _partition(prefix: str) -> str:
+    return prefix.split("/", 2)[2].rstrip("/")
+
+
+def _reason(result: dict[str, Any]) -> str:
+    return f": {result['reason']}" if result.get("reason") else ""
 
 
 @retention_app.command("check")

@@ -185,8 +185,8 @@ def _governance(state: LocalState, programs: list[str], console: Console) -> Non
     key = kms.describe_key(KeyId=state.programs[second]["key_id"])["KeyMetadata"]["KeyState"]
     console.print(
         f"bob approves: {second} purged, {done['objects']} object versions "
-        f"({done['bytes'] / 1e6:.1f} MB) and {done['delete_markers']} delete markers deleted, "
-        f"secret deleted, key {key}, verified empty"
+        f"({done['bytes'] / 1e6:.1f} MB), {done['delete_markers']} delete markers and "
+        f"{done['texts']} common-text items deleted, secret deleted, key {key}, verified empty"
     )
     rows = [
         (

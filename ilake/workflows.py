@@ -145,6 +145,7 @@ def provision_governance(
             lake_bucket=settings.lake_bucket,
             key_alias_prefix=settings.key_alias_prefix,
             secret_prefix=settings.secret_name_prefix,
+            common_texts_table=settings.common_texts_table,
         ),
     )
     install_invoke_shim(local_handlers())

@@ -3,8 +3,9 @@
 One Lambda, run by one EventBridge rule per program at 20 minutes past every hour (after the
 15-minute grace period of the hour that just ended), with `{"program": "<p>"}` as its input.
 Its role may read, write and delete object versions under the programs' prefixes only, use the
-programs' keys through S3 only, read program state, and write only its own lease items
-(`<program>#compaction`) in the program state table: it can never change a program's state.
+programs' keys through S3 only, read program state, write only its own lease items
+(`<program>#compaction`) in the program state table (it can never change a program's state), and
+read and add the programs' common-text items (it can mark a text common, never write a text).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class Compaction(Construct):
                 "LAKE_BUCKET": lake.bucket_name,
                 "PROGRAM_STATE_TABLE": tables.program_state.table_name,
                 "KEY_ALIAS_PREFIX": KEY_ALIAS_PREFIX,
+                "COMMON_TEXTS_TABLE": tables.common_texts.table_name,
+                "PROGRAMS_DIR": "/var/task/programs",
             },
             # 512 MiB sort budget + ~450 MB of runtime and reads; 2 GB also buys ~1.2 vCPU
             memory=2048,
@@ -101,6 +104,15 @@ class Compaction(Construct):
                 resources=[tables.program_state.table_arn],
                 # its own lease items only: never a program's state record
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#compaction"]}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                # which texts are released (to fill them in), and the texts the count found
+                # common (no text: the count sees ids only); the declared programs' items only
+                actions=["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"],
+                resources=[tables.common_texts.table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": sorted(keys)}},
             )
         )
         grants.table_key(role, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])

@@ -103,6 +103,7 @@ class GovernanceWorkflows(Construct):
             environment={
                 "LAKE_BUCKET": lake.bucket_name,
                 "PROGRAM_STATE_TABLE": tables.program_state.table_name,
+                "COMMON_TEXTS_TABLE": tables.common_texts.table_name,
             },
             memory=512,
             timeout=Duration.minutes(2),  # one page: list and delete up to 1,000 versions
@@ -146,6 +147,7 @@ class GovernanceWorkflows(Construct):
                 lake_bucket=lake.bucket_name,
                 key_alias_prefix=KEY_ALIAS_PREFIX,
                 secret_prefix=SECRET_NAME_PREFIX,
+                common_texts_table=tables.common_texts.table_name,
             ),
             "PurgeFunction": self.purge.function_arn,
             "EraseFunction": self.erase.function_arn,
@@ -210,6 +212,7 @@ class GovernanceWorkflows(Construct):
             )
         )
         self._grants.list_versions(purge)
+        self._common_texts(purge, "dynamodb:Query")  # verifies that none is left
         self._invoke(purge, self.purge)
         self._invoke(machines["erase-subject"].role, self.erase)
 
@@ -221,6 +224,7 @@ class GovernanceWorkflows(Construct):
         self._grants.list_versions(role)
         self._grants.objects(role, "s3:DeleteObjectVersion")
         self._grants.allow(role, ["dynamodb:UpdateItem"], [self._tables.program_state])
+        self._common_texts(role, "dynamodb:Query", "dynamodb:BatchWriteItem")
         self._grants.table_key(role, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
         acknowledge(role, OWN_POLICY, "HIPAA.Security-IAMNoInlinePolicy")
 
@@ -253,6 +257,18 @@ class GovernanceWorkflows(Construct):
                 )
             )
         acknowledge(role, OWN_POLICY, "HIPAA.Security-IAMNoInlinePolicy")
+
+    def _common_texts(self, role: iam.IRole, *actions: str) -> None:
+        """`actions` on the common-text table, on the declared programs' items only."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(actions),
+                resources=[self._tables.common_texts.table_arn],
+                conditions={
+                    "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": sorted(self._keys)}
+                },
+            )
+        )
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -313,7 +313,7 @@ class IngestApi(Construct):
             iam.PolicyStatement(
                 # look up a batch's texts, and release a common one (a conditional update);
                 # only items of the declared programs
-                actions=["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
+                actions=["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
                 resources=[tables.common_texts.table_arn],
                 conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": sorted(keys)}},
             )

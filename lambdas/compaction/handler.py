@@ -2,10 +2,13 @@
 
 Run hourly per program by an EventBridge rule (`{"program": "<p>"}`) and by `ilake compact` in
 local mode. One run at a time per program (a DynamoDB lease in the program state table, item
-`<program>#compaction`), because a run deletes what an unfinished run left behind. For each
-closed hour (oldest first): finish what a crashed run left (see lambdas/core/compaction.py), then
-stream the small files through `SortedRewrite`, upload the parts under the program's key, and
-delete every version of the inputs.
+`<program>#compaction`), because a run deletes what an unfinished run left behind. First the
+closed hours not counted yet are counted (who sent which pending text: counting.py); then for
+each counted closed hour (oldest first): finish what a crashed run left (see
+lambdas/core/compaction.py), then stream the small files, with the texts released since filled
+in, through `SortedRewrite`, upload the parts under the program's key, and delete every version
+of the inputs; an hour at one of the refill ages gets the texts released since filled in again
+(refill.py).
 
 A run never writes back what an erasure took out: rows of suppressed subjects are dropped, and
 the program's status is read again before the parts are uploaded and again before the inputs
@@ -35,6 +38,7 @@ import pyarrow.parquet as pq
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from lambdas.core.common_text import fill, pending_ids
 from lambdas.core.compaction import (
     CompactionConfig,
     Manifest,
@@ -44,12 +48,17 @@ from lambdas.core.compaction import (
     closed_hours,
     plan_partition,
     read_input,
+    refill_due,
 )
 from lambdas.core.lake import partition_prefix, put_args
-from lambdas.core.programs import PROGRAM_NAME
-from lambdas.core.settings import KEY_ALIAS_PREFIX
+from lambdas.core.programs import PROGRAM_NAME, load_programs
+from lambdas.core.settings import BUNDLED_PROGRAMS, KEY_ALIAS_PREFIX
 from lambdas.core.state import ProgramStatus, read_status
+from lambdas.core.text_store import TextStore
 from lambdas.governance.s3 import RangedObject
+
+from .counting import CountResult, PendingCounts, counted, epoch_hour, hours_to_count
+from .refill import Refill
 
 logger = Logger(service="compaction")
 LEASE_S = 16 * 60  # longer than the Lambda's 15-minute timeout
@@ -69,6 +78,7 @@ class PartitionResult:
     input_bytes: int = 0
     rows: int = 0
     rows_suppressed: int = 0
+    texts_filled: int = 0  # released texts filled into rows that held only their ids
     parts: int = 0
     output_bytes: int = 0
     inputs_left: int = 0  # beyond this slice (max_run_bytes): the next slice comes next
@@ -92,6 +102,9 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if now.tzinfo is None:
         raise ValueError("now must carry a time zone")
     config = CompactionConfig.from_env()
+    declared = _programs().get(program)
+    if declared is None:
+        raise ValueError("no program file declares this program")
     s3, dynamodb, kms = _clients()
     job = Compaction(
         program=program,
@@ -102,8 +115,21 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         s3=s3,
         dynamodb=dynamodb,
         kms=kms,
+        texts=_text_store(),
+        min_people=declared.text.min_people if declared.has_common_text else None,
     )
     return job.run(now, context)
+
+
+@cache
+def _programs() -> dict[str, Any]:
+    return load_programs(Path(os.environ.get("PROGRAMS_DIR") or BUNDLED_PROGRAMS))
+
+
+@cache
+def _text_store() -> TextStore:
+    """Kept for the container's life: released texts stay released."""
+    return TextStore(_clients()[1], os.environ["COMMON_TEXTS_TABLE"])
 
 
 class Compaction:
@@ -120,11 +146,36 @@ class Compaction:
         s3: Any,
         dynamodb: Any,
         kms: Any,
+        texts: TextStore,
+        min_people: int | None,  # None: no text is kept in "common" mode, nobody to count
     ) -> None:
         self.program, self.bucket, self.state_table = program, bucket, state_table
         self.key_alias, self.config = key_alias, config
         self.s3, self.dynamodb, self.kms = s3, dynamodb, kms
+        self.texts = texts
         self.owner = uuid.uuid4().hex
+        self.counts = (
+            PendingCounts(
+                program=program,
+                bucket=bucket,
+                s3=s3,
+                store=texts,
+                min_people=min_people,
+                key_arn=self._key_arn,
+            )
+            if min_people is not None
+            else None
+        )
+        self.refill = Refill(
+            program=program, bucket=bucket, s3=s3, store=texts, key_arn=self._key_arn
+        )
+        self._arn: str | None = None
+
+    def _key_arn(self) -> str:
+        """The program's key, resolved from its alias once per run."""
+        if self._arn is None:
+            self._arn = self.kms.describe_key(KeyId=self.key_alias)["KeyMetadata"]["Arn"]
+        return self._arn
 
     def run(self, now: datetime, context: Any = None) -> dict[str, Any]:
         status = read_status(self.dynamodb, self.state_table, self.program)
@@ -133,12 +184,27 @@ class Compaction:
         if not self._acquire():
             return {"program": self.program, "skipped": "another compaction run holds the lease"}
         results: list[PartitionResult] = []
+        refills: list[dict[str, Any]] = []
         more = False
-        hours = iter(closed_hours(now, self.config.grace_s, self.config.lookback_hours))
+        closed = closed_hours(now, self.config.grace_s, self.config.lookback_hours)
         prefix = None
         try:
+            count, watermark = self._count(closed, status, now)
+            hours = iter(h for h in closed if counted(h, watermark))
+            hour: datetime | None = None
             while True:
                 if prefix is None:
+                    if hour is not None and refill_due(hour, now, self.config.refill_after_hours):
+                        refilled = self.refill.partition(
+                            partition_prefix(self.program, hour),
+                            status,
+                            lambda: read_status(self.dynamodb, self.state_table, self.program),
+                        )
+                        if refilled.outcome != "nothing_to_do":
+                            logger.info("refill", extra=asdict(refilled))
+                            refills.append(asdict(refilled))
+                        if refilled.outcome == "withdrawn":
+                            break
                     hour = next(hours, None)
                     if hour is None:
                         break
@@ -160,9 +226,30 @@ class Compaction:
             self._release()
         return {
             "program": self.program,
+            "count": asdict(count),
             "partitions": [asdict(r) for r in results],
+            "refills": refills,
             "more": more,
         }
+
+    def _count(
+        self, closed: list[datetime], status: ProgramStatus, now: datetime
+    ) -> tuple[CountResult, int | None]:
+        """Count the closed hours not counted yet; the last hour counted after it (compaction
+        rewrites no hour that is not counted: its parts would no longer say who sent what)."""
+        if self.counts is None:
+            return CountResult(), epoch_hour(closed[-1]) if closed else None
+        started = time.monotonic()
+        watermark = self.counts.watermark()
+        todo = hours_to_count(closed, watermark)
+        result = self.counts.count(todo, status, lambda: self._changed(status), now)
+        result.seconds = round(time.monotonic() - started, 3)
+        if result.outcome == "counted":
+            watermark = epoch_hour(todo[-1])
+            logger.info("count", extra=asdict(result))
+        elif result.outcome == "withdrawn":
+            logger.info("count", extra=asdict(result))
+        return result, watermark
 
     # -- one partition --------------------------------------------------------------------
 
@@ -216,7 +303,7 @@ class Compaction:
         workdir = Path(tempfile.mkdtemp(prefix="ilake-compaction-"))
         rewrite: SortedRewrite | None = None
         try:
-            tables = self._read(prefix, inputs, current)
+            tables = self._read(prefix, inputs, current, result)
             first, size = next(tables)
             buckets = bucket_count(
                 sum(int(current[n]["Size"]) for n in inputs),
@@ -242,7 +329,7 @@ class Compaction:
             names = [
                 PartName(run, i, len(stats.parts)).name for i in range(1, len(stats.parts) + 1)
             ]
-            key_arn = self.kms.describe_key(KeyId=self.key_alias)["KeyMetadata"]["Arn"]
+            key_arn = self._key_arn()
             for name, path in zip(names, stats.parts, strict=True):
                 self._upload(path, prefix + name, put_args(key_arn))
             if self._changed(status):
@@ -299,19 +386,30 @@ class Compaction:
         return None
 
     def _read(
-        self, prefix: str, names: list[str], current: dict[str, dict[str, Any]]
+        self,
+        prefix: str,
+        names: list[str],
+        current: dict[str, dict[str, Any]],
+        result: PartitionResult,
     ) -> Iterator[tuple[Any, int]]:
-        """The inputs as tables, fetched READ_CONCURRENCY at a time (memory: that many files)."""
+        """The inputs as tables, fetched READ_CONCURRENCY at a time (memory: that many files),
+        with the texts released since they were written filled in."""
 
-        def fetch(name: str) -> tuple[Any, int]:
+        def fetch(name: str) -> tuple[Any, int, int]:
             version = current[name]
             body = self.s3.get_object(
                 Bucket=self.bucket, Key=prefix + name, VersionId=version["VersionId"]
             )["Body"].read()
-            return read_input(body), len(body)
+            table = read_input(body)
+            waiting = pending_ids(table)
+            filled = 0
+            if waiting:
+                released = self.texts.resolve(self.program, dict.fromkeys(waiting)).released
+                table, filled = fill(table, released)
+            return table, len(body), filled
 
         with ThreadPoolExecutor(READ_CONCURRENCY, thread_name_prefix="compaction-read") as pool:
-            window: list[Future[tuple[Any, int]]] = []
+            window: list[Future[tuple[Any, int, int]]] = []
             pending = iter(names)
             for name in pending:
                 window.append(pool.submit(fetch, name))
@@ -322,7 +420,9 @@ class Compaction:
                 next_name = next(pending, None)
                 if next_name is not None:
                     window.append(pool.submit(fetch, next_name))
-                yield done.result()
+                table, size, filled = done.result()
+                result.texts_filled += filled
+                yield table, size
 
     def _upload(self, path: Path, key: str, args: dict[str, Any]) -> None:
         """One part, written as ingest writes (`put_args`), streamed from its file.

@@ -66,6 +66,8 @@ class CompactionConfig:
     lookback_hours: int = 48  # hours examined per run
     min_inputs: int = 2  # fewer small files than this are left as they are
     max_run_bytes: int = 512 * 2**20  # of input per slice: one slice takes minutes, not hours
+    # ages (hours after an hour ends) at which texts released since are filled into it again
+    refill_after_hours: tuple[int, ...] = (3, 24)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CompactionConfig:
@@ -79,6 +81,13 @@ class CompactionConfig:
             lookback_hours=int(e.get("COMPACTION_LOOKBACK_HOURS", d.lookback_hours)),
             min_inputs=int(e.get("COMPACTION_MIN_INPUTS", d.min_inputs)),
             max_run_bytes=int(e.get("COMPACTION_MAX_RUN_BYTES", d.max_run_bytes)),
+            refill_after_hours=tuple(
+                int(h)
+                for h in e.get(
+                    "COMPACTION_REFILL_AFTER_HOURS", ",".join(map(str, d.refill_after_hours))
+                ).split(",")
+                if h.strip()
+            ),
         )
         if not 0 < config.target_file_bytes <= MAX_FILE_BYTES:
             raise ValueError("COMPACTION_TARGET_FILE_BYTES must be at most 4 GiB (one S3 PUT)")
@@ -169,6 +178,13 @@ def closed_hours(now: datetime, grace_s: int, lookback_hours: int) -> list[datet
     newest = (now - timedelta(seconds=grace_s)).replace(minute=0, second=0, microsecond=0)
     # the hour starting at `newest` ends after now - grace: the last closed one is before it
     return [newest - timedelta(hours=h) for h in range(lookback_hours, 0, -1)]
+
+
+def refill_due(hour: datetime, now: datetime, ages_hours: Iterable[int]) -> bool:
+    """Whether `hour` (its start) reached one of the refill ages in the hour before `now`: an
+    hourly run meets each age of each hour once."""
+    age = now.astimezone(UTC) - (hour + timedelta(hours=1))
+    return any(timedelta(hours=a) <= age < timedelta(hours=a + 1) for a in ages_hours)
 
 
 def bucket_count(input_bytes: int, arrow_per_file_byte: float, budget_bytes: int) -> int:

@@ -58,17 +58,22 @@ def scan(source: Any, pid: str) -> Scan:
 
 
 def without_subject(data: bytes, pid: str) -> tuple[bytes | None, int]:
-    """The file without `pid`'s rows, and how many were removed. None when no row is left."""
-    table = pq.read_table(io.BytesIO(data), schema=INTERACTIONS)
+    """The file without `pid`'s rows, and how many were removed. None when no row is left.
+
+    A lake file is rewritten in the lake's schema and writer settings; any other Parquet file
+    with a subject column (the pending counts of common texts) keeps its own schema."""
+    metadata = pq.read_metadata(io.BytesIO(data))
+    lake_file = metadata.schema.to_arrow_schema().get_field_index("event_id") >= 0
+    table = pq.read_table(io.BytesIO(data), schema=INTERACTIONS if lake_file else None)
     keep = pc.not_equal(table[SUBJECT], pa.scalar(pid))
     # the file's own key-value metadata (a compacted file's manifest) survives the rewrite
-    own = {
-        k: v
-        for k, v in (pq.read_metadata(io.BytesIO(data)).metadata or {}).items()
-        if not k.startswith(b"ARROW:")
-    }
+    own = {k: v for k, v in (metadata.metadata or {}).items() if not k.startswith(b"ARROW:")}
     kept = table.filter(keep).replace_schema_metadata(own or None)
     removed = table.num_rows - kept.num_rows
     if kept.num_rows == 0:
         return None, removed
-    return to_parquet(kept), removed
+    if lake_file:
+        return to_parquet(kept), removed
+    sink = io.BytesIO()
+    pq.write_table(kept, sink, compression="zstd")
+    return sink.getvalue(), removed

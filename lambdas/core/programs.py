@@ -192,6 +192,12 @@ class Program:
         return app_denied(self._deny, self._allow, name, bundle_id)
 
     @property
+    def has_common_text(self) -> bool:
+        """Whether any text is kept in "common" mode (and people must be counted)."""
+        text = self.text
+        return "common" in (text.window_titles, text.target_names, text.menu_labels, text.urls)
+
+    @property
     def url_mode(self) -> str:
         """The redactor's URL mode: a host is what "common" counts and may release."""
         return "host" if self.text.urls == "common" else "drop"

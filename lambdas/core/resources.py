@@ -116,12 +116,14 @@ def workflow_substitutions(
     lake_bucket: str,
     key_alias_prefix: str,
     secret_prefix: str,
+    common_texts_table: str,
 ) -> dict[str, str]:
     """Every placeholder of the ASL files but the Lambda ARNs (see GOVERNANCE_HANDLERS)."""
     return {
         "Programs": ",".join(sorted(programs)),
         "ProgramStateTable": program_state_table,
         "AuditTable": audit_table,
+        "CommonTextsTable": common_texts_table,
         "LakeBucket": lake_bucket,
         "KeyAliasPrefix": key_alias_prefix,
         "SecretPrefix": secret_prefix,

@@ -8,8 +8,10 @@ conditional write that succeeds exactly once). Pending texts have no item at all
 live with the program's lake data (lambdas/compaction/counting.py).
 
 `TextStore` is what ingest and compaction use: lookups of a batch's distinct ids in batched
-calls, behind a per-container cache (released texts are kept for good: a release is never
-undone; "not released" is kept for a few minutes, since status changes once an hour).
+calls, behind a per-container cache. Released texts are kept for good (a release is never
+undone). "Not common" is kept until the count marks a text common: each count that does writes a
+mark item (`#counted`), read with every lookup (or alone when every id is cached), and a new mark
+drops the program's cached "not common" answers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
 MAX_UNPROCESSED_ROUNDS = 3
 COMMON = "common"
 RELEASED = "released"
+MARK = "#counted"  # the item a count that found common texts updates (not a text id: no "h:")
 
 
 class TextStoreError(Exception):
@@ -47,7 +50,7 @@ class TextStore:
         dynamodb: Any,
         table: str,
         *,
-        pending_ttl_s: float = 300.0,
+        pending_ttl_s: float = 3600.0,
         max_cached: int = 200_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -55,11 +58,13 @@ class TextStore:
         self._pending_ttl_s, self._max_cached, self._clock = pending_ttl_s, max_cached, clock
         self._released: dict[tuple[str, str], str] = {}
         self._pending_until: dict[tuple[str, str], float] = {}
+        self._marks: dict[str, str] = {}  # program -> the mark its cached answers were read at
 
     def clear_cache(self) -> None:
         """Forget what this container learnt (as a new container starts)."""
         self._released.clear()
         self._pending_until.clear()
+        self._marks.clear()
 
     # -- ingest and compaction ---------------------------------------------------------------
 
@@ -71,17 +76,28 @@ class TextStore:
         None where the caller has only the id (compaction)."""
         result = Resolution()
         wanted: list[str] = []
+        cached_pending: list[str] = []
         now = self._clock()
         for tid in texts:
             cached = self._released.get((program, tid))
             if cached is not None:
                 result.released[tid] = cached
-            elif self._pending_until.get((program, tid), 0.0) <= now:
+            elif self._pending_until.get((program, tid), 0.0) > now:
+                cached_pending.append(tid)
+            else:
                 wanted.append(tid)
-        if not wanted:
+        if not wanted and not cached_pending:
             return result
         try:
-            items = self._batch_get(program, wanted, result)
+            items = self._batch_get(program, [*wanted, MARK], result) if wanted else {}
+            mark = self._mark(program, items, asked=bool(wanted), result=result)
+            if mark != self._marks.get(program):
+                # a count marked texts common since these answers were cached: ask again
+                self._forget_pending(program)
+                self._marks[program] = mark
+                if cached_pending:
+                    items |= self._batch_get(program, cached_pending, result)
+                    wanted += cached_pending
         except TextStoreError:
             result.failed = True
             return result
@@ -102,6 +118,26 @@ class TextStore:
                 self._pending_until[(program, tid)] = now + self._pending_ttl_s
         return result
 
+    def _mark(self, program: str, items: dict[str, Any], *, asked: bool, result: Resolution) -> str:
+        """The program's mark, from a lookup that `asked` for it, or read alone."""
+        item: dict[str, Any] | None = items.pop(MARK, None)
+        if not asked:
+            result.calls += 1
+            try:
+                item = self._dynamodb.get_item(
+                    TableName=self.table,
+                    Key={"program": {"S": program}, "text_id": {"S": MARK}},
+                    ProjectionExpression="#at",
+                    ExpressionAttributeNames={"#at": "at"},
+                ).get("Item")
+            except (BotoCoreError, ClientError):
+                raise TextStoreError() from None
+        return str((item or {}).get("at", {}).get("N", ""))
+
+    def _forget_pending(self, program: str) -> None:
+        for key in [k for k in self._pending_until if k[0] == program]:
+            del self._pending_until[key]
+
     def _batch_get(self, program: str, ids: list[str], result: Resolution) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for start in range(0, len(ids), BATCH_GET_KEYS):
@@ -111,8 +147,8 @@ class TextStore:
                         {"program": {"S": program}, "text_id": {"S": tid}}
                         for tid in ids[start : start + BATCH_GET_KEYS]
                     ],
-                    "ProjectionExpression": "text_id, #s, #t",
-                    "ExpressionAttributeNames": {"#s": "status", "#t": "text"},
+                    "ProjectionExpression": "text_id, #s, #t, #at",
+                    "ExpressionAttributeNames": {"#s": "status", "#t": "text", "#at": "at"},
                 }
             }
             for _ in range(MAX_UNPROCESSED_ROUNDS):
@@ -170,7 +206,8 @@ class TextStore:
 
     def mark_common(self, program: str, counts: Mapping[str, int], *, now_s: float) -> int:
         """Record texts that reached the threshold (no text: the count has only ids); returns
-        how many were new. An existing item (common or released) is left as it is."""
+        how many were new. An existing item (common or released) is left as it is. Then the
+        mark, so that every container asks again about the texts it took for not common."""
         marked = 0
         for tid, people in counts.items():
             try:
@@ -192,6 +229,18 @@ class TextStore:
             except BotoCoreError:
                 raise TextStoreError() from None
             marked += 1
+        if counts:
+            try:
+                self._dynamodb.put_item(
+                    TableName=self.table,
+                    Item={
+                        "program": {"S": program},
+                        "text_id": {"S": MARK},
+                        "at": {"N": str(time.time_ns())},
+                    },
+                )
+            except (BotoCoreError, ClientError):
+                raise TextStoreError() from None
         return marked
 
     # -- purge ----------------------------------------------------------------------------------
@@ -207,14 +256,14 @@ class TextStore:
             Limit=min(25, max(1, limit)),
         )
         keys = [{"program": i["program"], "text_id": i["text_id"]} for i in answer["Items"]]
-        deleted = 0
-        request: dict[str, Any] = {self.table: [{"DeleteRequest": {"Key": k}} for k in keys]}
-        while keys and request:
-            answer_w = self._dynamodb.batch_write_item(RequestItems=request)
-            left = answer_w.get("UnprocessedItems") or {}
-            deleted += len(request[self.table]) - len(left.get(self.table, []))
-            request = left
-        return deleted, bool(answer.get("LastEvaluatedKey")) or deleted < len(keys)
+        if not keys:
+            return 0, False
+        written = self._dynamodb.batch_write_item(
+            RequestItems={self.table: [{"DeleteRequest": {"Key": k}} for k in keys]}
+        )
+        left = len((written.get("UnprocessedItems") or {}).get(self.table, []))
+        # what DynamoDB did not process is found and deleted by the next page
+        return len(keys) - left, bool(answer.get("LastEvaluatedKey")) or left > 0
 
     def count(self, program: str) -> int:
         """How many items the program has (purge verifies zero)."""

@@ -21,7 +21,7 @@ from lambdas.core.programs import PROGRAM_NAME
 from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
 
-from .s3 import RangedObject
+from .s3 import RangedObject, delete_other_versions
 
 
 @cache
@@ -96,13 +96,5 @@ def rewrite(program: str, key: str, pid: str) -> dict[str, Any]:
             Metadata={**current.get("Metadata", {}), "erased-rows": str(removed)},
         )
         keep = written["VersionId"]
-    stale = []
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
-        for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-            if entry["Key"] == key and entry["VersionId"] != keep:
-                stale.append({"Key": key, "VersionId": entry["VersionId"]})
-    for start in range(0, len(stale), 1000):
-        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start : start + 1000]})
-        if answer.get("Errors"):
-            raise RuntimeError(f"{len(answer['Errors'])} old versions were not deleted")
-    return {"key": key, "rows_removed": removed, "versions_deleted": len(stale)}
+    deleted = delete_other_versions(s3, bucket, key, keep)
+    return {"key": key, "rows_removed": removed, "versions_deleted": deleted}

@@ -1,5 +1,6 @@
 """Purge workflow step: delete one page (<= 1,000) of object versions and delete markers under a
-program's prefix, and add what was deleted to the program's running counts.
+program's prefix, and one page (<= 25) of its common-text items (lambdas/core/text_store.py),
+and add what was deleted to the program's running counts.
 
 The state machine calls this until nothing is left, then verifies with its own listing. The
 counts are added after S3 confirms each deletion, so a retry or a re-run after a failure never
@@ -16,6 +17,7 @@ import boto3
 
 from lambdas.core.lake import program_prefix
 from lambdas.core.programs import PROGRAM_NAME
+from lambdas.core.text_store import TextStore
 
 PAGE = 1000  # DeleteObjects takes at most 1,000 keys per call
 
@@ -55,23 +57,28 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         )
         deleted = {(d["Key"], d.get("VersionId", "")) for d in answer.get("Deleted", [])}
         errors = len(answer.get("Errors", []))
+    texts, more_texts = TextStore(dynamodb, os.environ["COMMON_TEXTS_TABLE"]).delete_page(program)
     objects = sum(1 for target in deleted if target in sizes)
     counts = {
         "objects": objects,
         "bytes": sum(sizes[t] for t in deleted if t in sizes),
         "markers": len(deleted) - objects,
+        "texts": texts,
     }
-    if deleted:
+    if deleted or texts:
         dynamodb.update_item(
             TableName=os.environ["PROGRAM_STATE_TABLE"],
             Key={"program": {"S": program}},
-            UpdateExpression="ADD purged_objects :o, purged_bytes :b, purged_markers :m",
+            UpdateExpression=(
+                "ADD purged_objects :o, purged_bytes :b, purged_markers :m, purged_texts :t"
+            ),
             ExpressionAttributeValues={
                 ":o": {"N": str(counts["objects"])},
                 ":b": {"N": str(counts["bytes"])},
                 ":m": {"N": str(counts["markers"])},
+                ":t": {"N": str(counts["texts"])},
             },
         )
     if errors:
         raise PurgeIncomplete(f"{errors} versions were not deleted")
-    return {**counts, "more": bool(listing.get("IsTruncated"))}
+    return {**counts, "more": bool(listing.get("IsTruncated")) or more_texts}

@@ -48,3 +48,20 @@ class RangedObject(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+def delete_other_versions(s3: Any, bucket: str, key: str, keep: str | None) -> int:
+    """Delete every version and delete marker of `key` but `keep` (a rewrite's new version), so
+    that no old version still holds what the rewrite took out; returns how many were deleted.
+    Raises if S3 did not confirm every deletion."""
+    stale = [
+        {"Key": key, "VersionId": entry["VersionId"]}
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+        for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        if entry["Key"] == key and entry["VersionId"] != keep
+    ]
+    for start in range(0, len(stale), 1000):
+        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": stale[start : start + 1000]})
+        if answer.get("Errors"):
+            raise RuntimeError(f"{len(answer['Errors'])} old versions were not deleted")
+    return len(stale)

@@ -36,6 +36,7 @@ COMPACTION_ACTIONS = (
         "s3:DeleteObjectVersion",
         "kms:DescribeKey",
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
     }
@@ -91,13 +92,23 @@ def test_the_role_rewrites_objects_but_never_a_programs_state(synth: Synth) -> N
         elif action.startswith("s3:"):
             assert where == objects, action
         elif action.startswith("dynamodb:"):
-            assert where == {table_id(synth, resources.PROGRAM_STATE)}
+            state, texts = (
+                table_id(synth, t) for t in (resources.PROGRAM_STATE, resources.COMMON_TEXTS)
+            )
+            assert where <= {state, texts}, action
+    texts = table_id(synth, resources.COMMON_TEXTS)
     for statement in statements(synth, role):
         actions = set(as_list(statement["Action"]))
-        if actions & {"dynamodb:PutItem", "dynamodb:DeleteItem"}:
+        tables = {render(r).split("/")[0] for r in as_list(statement["Resource"])}
+        if actions & {"dynamodb:PutItem", "dynamodb:DeleteItem"} and texts not in tables:
             assert actions == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
             leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
             assert leading == ["*#compaction"]  # its lease items, never a program's record
+        elif texts in tables:
+            # mark texts common and read them; never UpdateItem (a release writes a text)
+            assert actions == {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"}
+            leading = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+            assert leading == sorted(PROGRAMS)
         if actions & {"kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"}:
             via = render(statement["Condition"]["StringEquals"]["kms:ViaService"])
             assert via.split(".")[0] in {"s3", "dynamodb"}

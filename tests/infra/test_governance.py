@@ -51,6 +51,7 @@ WORKFLOW_ACTIONS = {
         "secretsmanager:DeleteSecret",
         "s3:ListBucketVersions",
         "lambda:InvokeFunction",
+        "dynamodb:Query",  # verifies that no common-text item is left
     },
     "erase-subject": {"lambda:InvokeFunction"},
 }
@@ -58,7 +59,13 @@ LAMBDA_LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 FUNCTION_ACTIONS = {
     "PurgeFunction": LAMBDA_LOGS
     | TABLES_KEY
-    | {"s3:ListBucketVersions", "s3:DeleteObjectVersion", "dynamodb:UpdateItem"},
+    | {
+        "s3:ListBucketVersions",
+        "s3:DeleteObjectVersion",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
+    },
     "EraseFunction": LAMBDA_LOGS
     | {
         "s3:ListBucketVersions",
@@ -175,6 +182,7 @@ def expected_tokens(synth: Synth) -> dict[str, str]:
             lake_bucket=lake_id,
             key_alias_prefix=KEY_ALIAS_PREFIX,
             secret_prefix=SECRET_NAME_PREFIX,
+            common_texts_table=table_id(synth, resources.COMMON_TEXTS),
         ),
         **{p: function(synth, p)[0] for p in resources.GOVERNANCE_HANDLERS},
     }
@@ -293,6 +301,8 @@ def test_each_role_is_scoped_to_the_resources_its_file_names(synth: Synth, workf
             assert where == {table_id(synth, resources.PROGRAM_STATE)}
         elif action == "dynamodb:PutItem":
             assert where == {table_id(synth, resources.AUDIT)}
+        elif action == "dynamodb:Query":
+            assert where == {table_id(synth, resources.COMMON_TEXTS)}
         elif action in TABLES_KEY:  # the tables' key via DynamoDB, the history key via SFN
             assert where <= {tables_key_id(synth), history_key_id(synth)}
         elif action.startswith("kms:"):
@@ -370,6 +380,8 @@ def test_each_function_may_call_exactly_what_its_handler_calls(
             assert where == {lake_id}
         elif action.startswith("s3:"):
             assert where == objects, action  # never outside interactions/program=<p>/
+        elif action in ("dynamodb:Query", "dynamodb:BatchWriteItem"):  # purge's common texts
+            assert where == {table_id(synth, resources.COMMON_TEXTS)}
         elif action.startswith("dynamodb:"):
             assert where == {table_id(synth, resources.PROGRAM_STATE)}
         elif action == "secretsmanager:GetSecretValue":

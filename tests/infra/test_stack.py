@@ -310,6 +310,28 @@ def test_ingest_may_only_put_objects_under_program_prefixes(synth: Synth) -> Non
     assert s3_actions == {"s3:PutObject"}
 
 
+def test_ingest_reads_and_releases_only_the_declared_programs_common_texts(synth: Synth) -> None:
+    [texts] = [
+        k for k in synth.resources("AWS::DynamoDB::Table") if k.startswith("TablesCommonTexts")
+    ]
+    found = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if "IngestIngestRole" not in json.dumps(policy["Properties"]["Roles"]):
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if texts in json.dumps(statement["Resource"]):
+                found.append(statement)
+    [statement] = found
+    # look up, read the mark, release a common text (a conditional update); never put or delete
+    assert sorted(statement["Action"]) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    ]
+    leading = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+    assert leading == sorted(PROGRAMS)
+
+
 def test_waf_is_opt_in_with_a_rate_based_rule(synth: Synth, opted_in: Synth) -> None:
     assert synth.resources("AWS::WAFv2::WebACL") == {}
     [acl] = opted_in.resources("AWS::WAFv2::WebACL").values()

@@ -132,13 +132,15 @@ def api_event(
     base64_encoded: bool = False,
     headers: dict[str, str] | None = None,
     authorized_program: str | None = "__same__",
+    agent_id: str = "agent-1",
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event as the ingest Lambda receives it after the authorizer."""
+    """An API Gateway REST proxy event as the ingest Lambda receives it after the authorizer
+    (which names the program and the enrolled agent the token belongs to)."""
     headers = {"Content-Type": "application/json"} if headers is None else headers
-    authorizer: dict[str, Any] = {"principalId": "agent-1"}
+    authorizer: dict[str, Any] = {"principalId": agent_id}
     scope = program if authorized_program == "__same__" else authorized_program
     if scope is not None:
-        authorizer |= {"program": scope, "agent_id": "agent-1"}
+        authorizer |= {"program": scope, "agent_id": agent_id}
     return proxy_event(
         method,
         f"/v1/programs/{program}/{route}",

@@ -52,7 +52,7 @@ def cli(state_dir: Path, *argv: str) -> int:
 
 def keys(state: LocalState) -> list[str]:
     s3 = local_client(state, "s3")
-    listing = s3.list_objects_v2(Bucket=state.bucket, Prefix=f"interactions/program={MENU}/")
+    listing = s3.list_objects_v2(Bucket=state.bucket, Prefix=f"interactions/program={MENU}/dt=")
     return [entry["Key"] for entry in listing.get("Contents", [])]
 
 
@@ -74,8 +74,15 @@ def test_compact_then_retention_check(
 
     later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     assert cli(state_dir, "compact", "-p", MENU, "--now", later, "-f", "json") == 0
-    [row] = json.loads(capsys.readouterr().out)
-    assert (row["outcome"], row["files in"], row["files out"]) == ("compacted", 5, 1)
+    counted, row = json.loads(capsys.readouterr().out)
+    assert (counted["step"], counted["files in"]) == ("count", 5)  # counted before compacted
+    assert counted["outcome"].startswith("counted: 0 texts became common")  # 3 people, not 10
+    assert (row["step"], row["outcome"], row["files in"], row["files out"]) == (
+        "compact",
+        "compacted",
+        5,
+        1,
+    )
     [part] = keys(state)
     assert PartName.parse(part.rsplit("/", 1)[1]) is not None
     assert cli(state_dir, "query", count, "-f", "json") == 0

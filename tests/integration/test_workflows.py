@@ -21,6 +21,7 @@ from lambdas.core import resources
 from lambdas.core.lake import program_prefix
 from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.core.settings import Settings
+from lambdas.core.text_store import TextStore
 from lambdas.governance import erase, purge
 from lambdas.ingest import handler as ingest_handler
 
@@ -191,9 +192,21 @@ def test_purge_of_an_active_program_is_refused(governed: Governed) -> None:
     assert governed.audit(PROGRAM)[-1]["outcome"].startswith("refused")
 
 
+def common_texts(g: Governed, program: str, n: int) -> None:
+    """Items of the common-text vocabulary, as the count and releases leave them."""
+    store = TextStore(g.clients.dynamodb, g.settings.common_texts_table)
+    store.mark_common(program, {f"h:{program[:4]}{i:012x}": 5 for i in range(n)}, now_s=0)
+
+
+def texts_of(g: Governed, program: str) -> int:
+    return TextStore(g.clients.dynamodb, g.settings.common_texts_table).count(program)
+
+
 def test_purge_deletes_everything_of_the_program_and_nothing_else(governed: Governed) -> None:
     fill(governed, PROGRAM, 12)
     fill(governed, OTHER, 3)
+    common_texts(governed, PROGRAM, 30)  # more than a page (25) of items, and the mark
+    common_texts(governed, OTHER, 3)
     prefix = program_prefix(PROGRAM)
     first = governed.versions(prefix)[0][0]["Key"]
     governed.clients.s3.delete_object(Bucket=governed.bucket, Key=first)  # a delete marker
@@ -222,8 +235,11 @@ def test_purge_deletes_everything_of_the_program_and_nothing_else(governed: Gove
         "objects": len(versions),
         "bytes": expected_bytes,
         "delete_markers": len(markers),
+        "texts": 31,
     }
     assert governed.versions(prefix) == ([], [])
+    assert texts_of(governed, PROGRAM) == 0
+    assert texts_of(governed, OTHER) == 4
     with pytest.raises(governed.clients.secretsmanager.exceptions.ResourceNotFoundException):
         governed.clients.secretsmanager.describe_secret(
             SecretId=governed.settings.secret_name(PROGRAM)
@@ -247,6 +263,7 @@ def test_purge_deletes_everything_of_the_program_and_nothing_else(governed: Gove
     ]
     assert trail[-1]["objects"] == str(len(versions))
     assert trail[-1]["bytes"] == str(expected_bytes)
+    assert trail[-1]["texts"] == "31"  # how many, never which
     assert trail[-1]["approved_by"] == "bob"
     assert governed.post(PROGRAM, seed=99)[0] == 423  # a purged program never collects again
 
