@@ -1,12 +1,17 @@
-"""Ingest benchmark (issue 2): the ingest core against the floor, memory and cold init.
+"""Ingest benchmark: the ingest core against the floor, the common-text store's calls, memory
+and cold init.
 
     .venv/bin/python bench/ingest.py [--repeat N]
 
-(a) core:  gzip+base64 body -> decode -> validate -> policy -> Parquet bytes (what the handler does
-    between the HTTP request and the S3 put);
-(b) floor: the same body -> JSON parse -> the same 44 Arrow columns -> Parquet, with no validation
+(a) core:  gzip+base64 body -> decode -> validate -> policy (texts in "common" mode: ids, and
+    the released texts filled in) -> Parquet bytes (what the handler does between the HTTP
+    request and the S3 put, but for the store's round trips, measured apart in (c));
+(b) floor: the same body -> JSON parse -> the same Arrow columns -> Parquet, with no validation
     and no policy. Both run in this process on the same batches, interleaved, so the ratio is
     stable even when absolute times are not. Peak RSS and cold init run in fresh processes.
+(c) store: the common-text store's calls per batch (lambdas/core/text_store.py) against moto in
+    this process, for typical batches (a new container, then a warm one) and for a batch whose
+    every title differs, with moto's time and an estimate for DynamoDB.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ilake.simulate import make_batch  # noqa: E402
+from lambdas.core.common_text import fill  # noqa: E402
 from lambdas.core.decode import decode_body  # noqa: E402
 from lambdas.core.lake import INTERACTIONS, SCHEMA_VERSION, to_parquet  # noqa: E402
 from lambdas.core.pipeline import decode_envelope, process_batch  # noqa: E402
@@ -38,11 +44,11 @@ from lambdas.core.redact import Redactor  # noqa: E402
 
 NOW_MS = 1_795_000_000_000
 MAX_BYTES = 5 * 1024 * 1024
-# Worst realistic policy: every event type collected, every text kept and redacted.
+# Worst realistic policy: every event type collected, every text kept (redacted, "common").
 BENCH_PROGRAM = b"""
 name = "bench"
 version = 1
-purpose = "Benchmark policy: every event type, every text kept and redacted."
+purpose = "Benchmark policy: every event type, every text kept, redacted, once common."
 owner = "bench"
 lawful_basis = "legitimate_interests"
 dpia_ref = "n/a"
@@ -55,10 +61,10 @@ event_types = ["pointer.move", "pointer.click", "pointer.scroll", "pointer.drag"
 pointer_sample_ms = 0
 coordinate_precision = 3
 [text]
-window_titles = "redact"
-target_names = "redact"
-menu_labels = "redact"
-urls = "host"
+window_titles = "common"
+target_names = "common"
+menu_labels = "common"
+urls = "common"
 """
 PROGRAM = parse_program(BENCH_PROGRAM, "bench")
 PSEUDONYMS = Pseudonymizer(b"b" * 32)
@@ -76,7 +82,9 @@ def core(body: str) -> bytes:
         decode_envelope(raw), PROGRAM, PSEUDONYMS, received_at_ms=NOW_MS, redactor=REDACTOR
     )
     assert outcome.table is not None
-    return to_parquet(outcome.table)
+    # every text of the batch released (the most filling): the store's answer, minus its calls
+    table, _ = fill(outcome.table, outcome.common_texts)
+    return to_parquet(table, {b"ilake.agent": b"0" * 32})
 
 
 def floor(body: str) -> bytes:
@@ -100,7 +108,9 @@ def floor(body: str) -> bytes:
                 app.get("name"),
                 app.get("bundle_id"),
                 win.get("title"),
+                None,
                 win.get("url"),
+                None,
                 disp.get("w"),
                 disp.get("h"),
                 disp.get("scale"),
@@ -114,10 +124,12 @@ def floor(body: str) -> bytes:
                 e.get("dy"),
                 target.get("role"),
                 target.get("name"),
+                None,
                 e.get("modifiers"),
                 e.get("key"),
                 None,
                 e.get("menu_path"),
+                None,
                 None,
                 None,
                 None,
@@ -185,6 +197,64 @@ print(time.perf_counter() - t)
 """
 
 
+# A DynamoDB request within the region, batched reads included: single-digit milliseconds.
+DYNAMODB_MS = 6.0
+
+
+def store_calls() -> None:
+    """(c): the store's calls for one batch at a time, as one container sees them."""
+    import boto3
+    from moto import mock_aws
+
+    from lambdas.core.resources import COMMON_TEXTS
+    from lambdas.core.text_store import LOOKUP_CONCURRENCY, TextStore
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench")):
+        os.environ.setdefault(name, value)
+
+    def texts_of(batch: dict) -> dict[str, str]:
+        raw = msgspec.json.encode(batch)
+        outcome = process_batch(
+            decode_envelope(raw), PROGRAM, PSEUDONYMS, received_at_ms=NOW_MS, redactor=REDACTOR
+        )
+        return outcome.common_texts
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        dynamodb.create_table(
+            TableName="texts",
+            KeySchema=COMMON_TEXTS.key_schema,
+            AttributeDefinitions=COMMON_TEXTS.attribute_definitions,
+            BillingMode="PAY_PER_REQUEST",
+        )
+        start = NOW_MS - 900_000
+        typical = [texts_of(make_batch(1_000, seed=i, start_ms=start)) for i in range(20)]
+        shared = {tid: text for texts in typical for tid, text in texts.items()}
+        # the texts every simulated person shares were counted common and released earlier
+        earlier = TextStore(dynamodb, "texts")
+        earlier.mark_common("bench", dict.fromkeys(shared, 10), now_s=0)
+        earlier.resolve("bench", shared)
+        store = TextStore(dynamodb, "texts")  # a container of its own
+        print(f"{'batch':>30} {'distinct texts':>15} {'store calls':>12} {'moto ms':>8} "
+              f"{'DynamoDB ms (est.)':>19}")  # fmt: skip
+        unique = texts_of(make_batch(10_000, seed=99, start_ms=start, unique_titles=True))
+        for label, texts in (
+            ("1,000 events, new container", typical[0]),
+            ("1,000 events, warm container", typical[1]),
+            ("10,000 events, every title new", unique),
+        ):
+            started = time.perf_counter()
+            found = store.resolve("bench", texts)
+            moto_ms = (time.perf_counter() - started) * 1000
+            rounds = 1 + max(0, found.calls - 1 + LOOKUP_CONCURRENCY - 1) // LOOKUP_CONCURRENCY
+            estimate = rounds * DYNAMODB_MS if found.calls else 0.0
+            print(f"{label:>30} {len(texts):>15,} {found.calls:>12} {moto_ms:>8.1f} "
+                  f"{estimate:>19.0f}")  # fmt: skip
+        warm = [store.resolve("bench", texts).calls for texts in typical[2:]]
+        print(f"warm container over {len(warm)} more typical batches: "
+              f"{statistics.mean(warm):.2f} store calls per batch (mean)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -210,6 +280,8 @@ def main() -> None:
             floor_rates += throughput(floor, bodies, size, 1)
         c, f = statistics.median(core_rates), statistics.median(floor_rates)
         print(f"{label:>22} {c:>11,.0f} {f:>11,.0f} {c / f:>6.2f}")
+
+    store_calls()
 
     with tempfile.NamedTemporaryFile("w", suffix=".b64") as spool:
         spool.write(body_of(make_batch(10_000, seed=7, start_ms=NOW_MS - 900_000)))

@@ -935,17 +935,21 @@ def retention_check(
 @app.command()
 def demo(
     agents: Annotated[
-        int, typer.Option(min=1, max=64, help="Simulated employees per program.")
-    ] = 4,
-    minutes: Annotated[float, typer.Option(min=0.1, max=600, help="Minutes of work each.")] = 15,
+        int,
+        typer.Option(
+            min=1, max=64, help="Simulated employees per program (texts become common at 10)."
+        ),
+    ] = 12,
+    minutes: Annotated[float, typer.Option(min=0.1, max=600, help="Minutes of work each.")] = 6,
     state_dir: StateDir = DEFAULT_STATE_DIR,
 ) -> None:
     """Run the whole story on this machine, no AWS account, no network.
 
-    Local mode up, two programs' agents posting over HTTP, the API's guarantees at work, the
-    analysts' queries and the report.
+    Local mode up, two programs' agents posting over HTTP, common texts counted and released,
+    the API's guarantees at work, the analysts' queries, the report and the governance
+    workflows.
 
-    Example: [bold]ilake demo --agents 4 --minutes 15[/]
+    Example: [bold]ilake demo --agents 12 --minutes 6[/]
     """
     from .demo import DemoError, run
 

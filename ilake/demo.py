@@ -1,12 +1,16 @@
 """`ilake demo`: the whole story on one machine, on local mode (moto server + HTTP API).
 
 1. local mode up: moto on loopback, everything provisioned, one agent token per program;
-2. simulated employees of two programs post their sessions over HTTP;
-3. the API's guarantees at work: an idempotent replay, 401, 403, 404 and a 400 that echoes
+2. simulated employees of two programs post their sessions over HTTP, each through an agent of
+   their own;
+3. common text: window titles, labels and menu items are stored as ids only until enough people
+   have sent the same text; the hourly count (run here with the clock moved on) finds the common
+   ones, the next batches release them, and the hourly run fills them into earlier rows;
+4. the API's guarantees at work: an idempotent replay, 401, 403, 404 and a 400 that echoes
    nothing;
-4. every stored object checked through the S3 endpoint: SSE-KMS under its program's own key;
-5. the analysts' named queries (the Athena SQL, run by DuckDB) and one privacy check;
-6. the report, a self-contained HTML page.
+5. every stored object checked through the S3 endpoint: SSE-KMS under its program's own key;
+6. the analysts' named queries (the Athena SQL, run by DuckDB) and one privacy check;
+7. the report, a self-contained HTML page.
 No AWS account, no Docker, no network beyond loopback.
 """
 
@@ -34,8 +38,8 @@ def run(
     programs_dir: Path,
     *,
     state_dir: Path,
-    agents: int = 6,
-    minutes: float = 30,
+    agents: int = 12,
+    minutes: float = 6,
     console: Console,
 ) -> Path:
     """Run every step; returns the report's path."""
@@ -61,6 +65,9 @@ def run(
                 state, program, agents=agents, minutes=minutes, seed=seed, spread_hours=8
             )
             print_summary(summary)
+
+        step("Common text: stored in clear only once enough people have sent it")
+        _common_texts(state, programs, agents, console)
 
         step("The API's guarantees")
         _guarantees(state, programs, console)
@@ -204,6 +211,63 @@ def _governance(state: LocalState, programs: list[str], console: Console) -> Non
         rows,
         title="Audit trail (append-only)",
     )
+
+
+def _common_texts(state: LocalState, programs: list[str], agents: int, console: Console) -> None:
+    """Pending, then counted, released and filled in: the hourly run with the clock moved on
+    (an hour closes 15 minutes after it ends), and a few more minutes of the same people's
+    work in between."""
+    from datetime import UTC, datetime, timedelta
+
+    from lambdas.compaction.handler import handler as hourly
+    from lambdas.core.programs import load_programs
+
+    from .common_texts import text_status
+    from .query import open_lake
+
+    def status(title: str) -> None:
+        con = open_lake(
+            endpoint_url=state.aws_endpoint_url,
+            bucket=state.bucket,
+            region=state.region,
+            in_memory=True,
+        )
+        rows = [
+            (s.program, s.field, s.values, s.released, s.pending, s.released_texts, s.pending_texts)
+            for s in text_status(con)
+        ]
+        columns = ["program", "field", "values", "in clear", "ids only", "texts released",
+                   "texts pending"]  # fmt: skip
+        print_rows(columns, rows, title=title)
+
+    declared = load_programs(Path(os.environ["PROGRAMS_DIR"]))
+    for program in programs:
+        k = declared[program].text.min_people
+        people = f"{agents} people" if agents >= k else f"{agents} people: none can become common"
+        console.print(f"{program}: a text is kept in clear once {k} people sent it ({people})")
+    status("Before the hourly count: every text is an id (an HMAC) beside an empty text column")
+    # batches land in the hour they arrive (this one), which closes 15 minutes after it ends
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    for program in programs:
+        run = hourly({"program": program, "now": (hour + timedelta(hours=2)).isoformat()})
+        count = run["count"]
+        console.print(
+            f"{program}: the hourly count read {count['files']} batch files, "
+            f"{count['contributions']} (text, agent, person) contributions; "
+            f"{count['became_common']} texts became common, {count['pending_texts']} stay pending"
+        )
+    for seed, program in enumerate(programs):
+        more = simulate_with_progress(state, program, agents=agents, minutes=2, seed=seed + 10)
+        print_summary(more)
+    later = (hour + timedelta(hours=4, minutes=30)).isoformat()  # 3.5 hours after it ended
+    for program in programs:
+        run = hourly({"program": program, "now": later})
+        filled = sum(r["texts_filled"] for r in [*run["partitions"], *run["refills"]])
+        console.print(
+            f"{program}: the next batches released the common texts; 3 hours on, the hourly run "
+            f"filled {filled} values into the rows written before"
+        )
+    status("After: common texts in clear everywhere, texts one person saw still ids only")
 
 
 def _check_encryption(state: LocalState, console: Console) -> None:

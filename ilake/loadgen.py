@@ -155,7 +155,7 @@ def simulate(
     plans: list[list[dict[str, Any]]],
     *,
     api_url: str,
-    token: str,
+    tokens: list[str],
     program: str,
     seed: int = 0,
     on_events: Callable[[int], None] | None = None,
@@ -164,7 +164,9 @@ def simulate(
     flush_timeout_s: float = FLUSH_TIMEOUT_S,
 ) -> Summary:
     """Record every agent's planned windows through its own SDK client, the agents
-    concurrently, each in order; `transport` (tests) makes each agent's HTTP transport."""
+    concurrently, each in order, agent i with `tokens[i]` (one enrolled agent per person, so
+    that texts many of them see become common; a single token is used by every agent);
+    `transport` (tests) makes each agent's HTTP transport."""
     summary = Summary(program=program, agents=len(plans))
     lock = threading.Lock()
 
@@ -174,7 +176,7 @@ def simulate(
         try:
             client = Client(
                 api_url,
-                token,
+                tokens[index % len(tokens)],
                 program,
                 spool_dir=home / "spool",
                 key_store=KeyFile(home / "spool.key"),  # a throwaway key: never the OS keyring

@@ -74,6 +74,23 @@ class LocalState:
         except (ValueError, TypeError):
             raise LocalModeError(f"{path} is not a local mode state file") from None
 
+    def enroll(self, program: str, agent_id: str) -> str:
+        """Enroll one more agent in the local stack; its token (stored hashed only)."""
+        import boto3
+
+        from lambdas.core.agents import enroll_agent
+
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=self.aws_endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto's placeholder credentials
+        )
+        return enroll_agent(
+            dynamodb, RESOURCE_NAMES["AGENTS_TABLE"], program=program, agent_id=agent_id
+        )
+
     def use(self) -> None:
         """Point boto3 (this process) at the local stack."""
         os.environ.update(

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from .charts import Bar, Column, Series, bar_chart, clip, esc, fmt, heatmap, stacked_columns
+from .common_texts import TextStatus, released_events, text_status
 
 TOP = 10  # rows in the "top shortcuts" and "top menu paths" charts
 GRID = 20  # the click heatmap's cells per side
@@ -89,6 +90,10 @@ class ProgramReport:
     menu_paths: tuple[Tally, ...]  # label 'File > Save As…', app; top TOP
     redactions: tuple[Tally, ...]  # per detector
     rejected: tuple[Tally, ...]  # per reason
+    texts: tuple[TextStatus, ...] = ()  # per field kept in "common" mode: released or pending
+    events_with_texts: int = 0  # events holding a text kept in "common" mode
+    events_released: int = 0  # of them, those whose every such text is released
+    common_titles: tuple[Tally, ...] = ()  # released window titles, app; top TOP
 
     @property
     def rejected_events(self) -> int:
@@ -156,12 +161,13 @@ FROM interactions
 WHERE type = 'pointer.click' AND x IS NOT NULL AND y IS NOT NULL
 GROUP BY program, col, row
 """
-# The top labels per program, by uses; {label} is an SQL expression over one event.
+# The top labels per program, by uses; {label} is an SQL expression over one event, {where} the
+# events that count.
 _TOP_PER_APP = """
 WITH used AS (
     SELECT program, coalesce(app_name, '(no app)') AS app, {label} AS label, count(*) AS uses
     FROM interactions
-    WHERE type = $type
+    WHERE {where}
     GROUP BY program, app, label
 ), ranked AS (
     SELECT *, row_number() OVER (PARTITION BY program ORDER BY uses DESC, app, label) AS rank
@@ -175,6 +181,7 @@ _SHORTCUT = (
     "coalesce(key, '<' || key_class || '>', '<key>')), '+')"
 )
 _MENU_PATH = "coalesce(array_to_string(menu_path, ' > '), '(labels not kept)')"
+_RELEASED_TITLE = "window_title_id IS NOT NULL AND window_title IS NOT NULL"
 _REDACTIONS = """
 SELECT program, entry.key AS detector, sum(entry.value) AS found
 FROM (SELECT program, unnest(map_entries(redactions)) AS entry
@@ -192,6 +199,11 @@ def collect(
     types = _tallies(con.sql(_TYPES).fetchall())
     shortcuts = _tallies(_top(con, "key.shortcut", _SHORTCUT))
     menu_paths = _tallies(_top(con, "menu.select", _MENU_PATH))
+    titles = _tallies(_top(con, None, "window_title", _RELEASED_TITLE))
+    texts: dict[str, list[TextStatus]] = defaultdict(list)
+    for status in text_status(con):
+        texts[status.program].append(status)
+    released = released_events(con)
     redactions = _tallies(con.sql(_REDACTIONS).fetchall())
     hourly: dict[str, list[HourCount]] = defaultdict(list)
     for program, *count in con.sql(_HOURLY).fetchall():
@@ -230,6 +242,10 @@ def collect(
                 menu_paths=menu_paths.get(name, ()),
                 redactions=redactions.get(name, ()),
                 rejected=tuple(refused),
+                texts=tuple(texts.get(name, ())),
+                events_with_texts=released.get(name, (0, 0))[0],
+                events_released=released.get(name, (0, 0))[1],
+                common_titles=titles.get(name, ()),
             )
         )
     return ReportData(
@@ -239,9 +255,14 @@ def collect(
     )
 
 
-def _top(con: duckdb.DuckDBPyConnection, event_type: str, label: str) -> list[tuple[Any, ...]]:
-    query = _TOP_PER_APP.format(label=label)
-    return con.execute(query, {"type": event_type, "top": TOP}).fetchall()
+def _top(
+    con: duckdb.DuckDBPyConnection, event_type: str | None, label: str, where: str = "type = $type"
+) -> list[tuple[Any, ...]]:
+    query = _TOP_PER_APP.format(label=label, where=where)
+    params: dict[str, Any] = {"top": TOP}
+    if event_type is not None:
+        params["type"] = event_type
+    return con.execute(query, params).fetchall()
 
 
 def _tallies(rows: Iterable[tuple[Any, ...]]) -> dict[str, tuple[Tally, ...]]:
@@ -451,10 +472,43 @@ def _program_section(program: ProgramReport, columns: _TimeColumns) -> str:
         "No events were rejected for this program.",
     )
     privacy = f'<div class="stack">{redactions}{rejections}</div>'
+    texts = _common_texts(program) if program.texts else ""
     return (
         f'<section id="{_anchor(name)}"><h2>Program {esc(name)}</h2>'
         f'<div class="sub">{esc(stats)}</div>'
-        f'<div class="grid">{activity}{clicks}{shortcuts}{menus}{privacy}</div></section>'
+        f'<div class="grid">{activity}{clicks}{shortcuts}{menus}{texts}{privacy}</div></section>'
+    )
+
+
+def _common_texts(program: ProgramReport) -> str:
+    """What of the free text is in clear: per field, and the most common released titles."""
+    share = (
+        f"{program.events_released / program.events_with_texts:.0%}"
+        if program.events_with_texts
+        else "—"
+    )
+    head = (
+        '<tr><th class="text">Field</th><th>Values</th><th>In clear</th><th>Ids only</th>'
+        "<th>Texts released</th><th>Texts pending</th></tr>"
+    )
+    rows = "".join(
+        f'<tr><td class="text">{esc(t.field)}</td><td>{fmt(t.values)}</td>'
+        f"<td>{fmt(t.released)}</td><td>{fmt(t.pending)}</td>"
+        f"<td>{fmt(t.released_texts)}</td><td>{fmt(t.pending_texts)}</td></tr>"
+        for t in program.texts
+    )
+    titles = _bars(
+        program.common_titles, "uses", f"Released window titles, {program.name}", "#756bb1"
+    )
+    return _card(
+        "Common texts: released, or ids only",
+        "Titles, labels, menu items and web hosts are stored in clear only once enough people "
+        "(the program's min_people) have sent the same text; until then only an id (a keyed "
+        f"hash). Of {fmt(program.events_with_texts)} events holding such a text, {share} have "
+        f"every one in clear. Below: the top {TOP} released window titles, with their app.",
+        f"<table>{head}{rows}</table>{titles}",
+        "No text is kept in common mode for this program.",
+        wide=True,
     )
 
 

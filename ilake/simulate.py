@@ -2,8 +2,10 @@
 
 A simulated employee works in a few applications; every event carries the focused window's title
 as a real agent would, and a share of titles and labels carry planted personal data (e-mail
-addresses, card numbers, file paths with user names) so redaction has something to find.
-Deterministic for a given seed.
+addresses, card numbers, file paths with user names) so redaction has something to find. In a
+working session, a share of the windows are the person's own (a message about their review, a
+question typed into a chat assistant, their own notes): titles nobody else sees, which "common"
+mode never stores in clear. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ APPS: list[tuple[str, str, list[str]]] = [
     ("Figma", "com.figma.Desktop", ["Onboarding flow v2 - Figma", "Design system - Figma"]),
     ("Finder", "com.apple.finder", ["Downloads", "C:\\Users\\jdoe\\Documents"]),
     ("Slack", "com.tinyspeck.slackmacgap", ["general - Example Corp - Slack"]),  # denied app
+]
+# Windows only one person sees: no detector finds anything in them, and no one else sends them.
+PRIVATE_TITLES = [
+    "Re: {name}, your performance improvement plan - Example Mail",
+    "ChatGPT - is it normal to feel this anxious at work ({name})",
+    "{name} - 1:1 notes with manager - Google Docs",
+    "HR portal - {name} - annual review: rating 2 of 5",
+    "Search: clinic near office, evening appointments ({name})",
+    "Legal hold - {name} - folder",
 ]
 MENUS = [
     ["File", "Save As…"],
@@ -209,6 +220,9 @@ class Session:
         self.session = f"session-{subject}-{seed}"
         self.subject, self.device = subject, device
         self.app = self.rng.choice(APPS[:-1])
+        self.own_titles = [title.format(name=subject) for title in PRIVATE_TITLES]
+        self.own_rng = random.Random(-seed - 2)  # noqa: S311 - apart from the session's draws
+        self.own_title: str | None = None  # the focused window is one of the person's own
         self.ts = start_ms
         self.seq = 0
         self.pending: list[dict[str, Any]] = []
@@ -226,6 +240,8 @@ class Session:
             device=self.device,
             app=self.app,
         )
+        if self.own_title is not None:
+            event["window"]["title"] = self.own_title
         event.update(fields)
         return event
 
@@ -250,6 +266,8 @@ class Session:
         if name == "switch_app":
             switch = ev("key.shortcut", (300, 1200), modifiers=["meta"], key="Tab")
             self.app = rng.choice(APPS)  # now and then a denied one: its events are dropped
+            own = self.own_rng.random() < 0.2 and self.app[0] == "Google Chrome"
+            self.own_title = self.own_rng.choice(self.own_titles) if own else None
             return [switch, ev("window.focus", (100, 400))]
         if name == "copy":
             return [

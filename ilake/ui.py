@@ -58,8 +58,8 @@ def simulate_with_progress(
     seed: int = 0,
     spread_hours: float = 0,
 ) -> Summary:
-    """`ilake simulate`'s work: plan the sessions, record them through the agent SDK, show a
-    progress bar on stderr."""
+    """`ilake simulate`'s work: plan the sessions, enroll one agent per simulated employee,
+    record the sessions through the agent SDK, show a progress bar on stderr."""
     plans = plan(agents=agents, minutes=minutes, seed=seed, spread_hours=spread_hours)
     total = sum(len(batch["events"]) for batches in plans for batch in batches)
     with Progress(
@@ -71,10 +71,12 @@ def simulate_with_progress(
         transient=True,
     ) as progress:
         task = progress.add_task(f"{program}: {agents} agents x {minutes:g} min", total=total)
+        # one enrolled agent per simulated person (the same person index, the same agent)
+        tokens = [state.enroll(program, f"{program}-sim-{i:03d}") for i in range(agents)]
         return simulate(
             plans,
             api_url=state.api_url,
-            token=state.programs[program]["token"],
+            tokens=tokens,
             program=program,
             seed=seed,
             on_events=lambda n: progress.advance(task, n),

@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,7 @@ from lambdas.core.text_store import TextStore
 from lambdas.governance.s3 import delete_other_versions
 
 SHARDS = 16
+READ_CONCURRENCY = 8
 _COLUMNS = ["subject_pid", *(c for f in ct.TEXT_FIELDS for c in (f.text, f.id))]
 
 
@@ -153,25 +155,31 @@ class PendingCounts:
                 )
                 merged = ct.without_texts(merged, reached)
             result.pending_texts += len(pc.unique(merged["text_id"]))
-            self._write(shard_key(self.program, shard), _parquet(merged))
+            self._write(shard_key(self.program, shard), pending_parquet(merged))
         self._write(self._watermark_key, json.dumps({"counted_through": through}).encode())
         result.outcome = "counted"
         result.counted_through = hour_start(through).isoformat()
         return result
 
     def _contributions(self, hour: datetime, result: CountResult) -> pa.Table:
-        """The contributions of one closed hour's batch files."""
-        found = []
+        """The contributions of one closed hour's batch files (read READ_CONCURRENCY at a
+        time: they are small, so latency, not bandwidth, sets the pace)."""
         at = epoch_hour(hour)
-        for key, version in self._batch_files(partition_prefix(self.program, hour)):
+
+        def read(file: tuple[str, str]) -> pa.Table | None:
+            key, version = file
             body = self.s3.get_object(Bucket=self.bucket, Key=key, VersionId=version)["Body"].read()
-            result.files += 1
             agent = (pq.read_metadata(io.BytesIO(body)).metadata or {}).get(ct.AGENT_METADATA)
             if not agent:
-                result.files_without_agent += 1
-                continue
-            table = read_input(body).select(_COLUMNS)
-            found.append(ct.contributions(table, agent.decode(), at))
+                return None
+            return ct.contributions(read_input(body).select(_COLUMNS), agent.decode(), at)
+
+        files = list(self._batch_files(partition_prefix(self.program, hour)))
+        with ThreadPoolExecutor(READ_CONCURRENCY, thread_name_prefix="count-read") as pool:
+            tables = list(pool.map(read, files))
+        result.files += len(files)
+        result.files_without_agent += sum(t is None for t in tables)
+        found = [t for t in tables if t is not None]
         return pa.concat_tables(found) if found else ct.PENDING.empty_table()
 
     def _batch_files(self, prefix: str) -> Iterator[tuple[str, str]]:
@@ -209,7 +217,7 @@ class PendingCounts:
         delete_other_versions(self.s3, self.bucket, key, written.get("VersionId"))
 
 
-def _parquet(pending: pa.Table) -> bytes:
+def pending_parquet(pending: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(pending, sink, compression="zstd", use_dictionary=["agent_pid"])
     return sink.getvalue()

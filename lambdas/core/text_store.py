@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
+LOOKUP_CONCURRENCY = 8
 MAX_UNPROCESSED_ROUNDS = 3
 COMMON = "common"
 RELEASED = "released"
@@ -139,32 +141,41 @@ class TextStore:
             del self._pending_until[key]
 
     def _batch_get(self, program: str, ids: list[str], result: Resolution) -> dict[str, Any]:
+        """The items of `ids` (absent ones are pending), BATCH_GET_KEYS per request and up to
+        LOOKUP_CONCURRENCY requests in flight: a batch of all-new texts waits for one round
+        trip per LOOKUP_CONCURRENCY requests, not one per request."""
+        chunks = [ids[i : i + BATCH_GET_KEYS] for i in range(0, len(ids), BATCH_GET_KEYS)]
+        if len(chunks) == 1:
+            answers = [self._get_chunk(program, chunks[0])]
+        else:
+            with ThreadPoolExecutor(LOOKUP_CONCURRENCY, thread_name_prefix="texts") as pool:
+                answers = list(pool.map(lambda chunk: self._get_chunk(program, chunk), chunks))
         found: dict[str, Any] = {}
-        for start in range(0, len(ids), BATCH_GET_KEYS):
-            request: dict[str, Any] = {
-                self.table: {
-                    "Keys": [
-                        {"program": {"S": program}, "text_id": {"S": tid}}
-                        for tid in ids[start : start + BATCH_GET_KEYS]
-                    ],
-                    "ProjectionExpression": "text_id, #s, #t, #at",
-                    "ExpressionAttributeNames": {"#s": "status", "#t": "text", "#at": "at"},
-                }
-            }
-            for _ in range(MAX_UNPROCESSED_ROUNDS):
-                result.calls += 1
-                try:
-                    answer = self._dynamodb.batch_get_item(RequestItems=request)
-                except (BotoCoreError, ClientError):
-                    raise TextStoreError() from None
-                for item in answer.get("Responses", {}).get(self.table, []):
-                    found[item["text_id"]["S"]] = item
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                raise TextStoreError()  # throttled throughout: fail closed, try next time
+        for items, calls in answers:
+            found.update(items)
+            result.calls += calls
         return found
+
+    def _get_chunk(self, program: str, ids: list[str]) -> tuple[dict[str, Any], int]:
+        request: dict[str, Any] = {
+            self.table: {
+                "Keys": [{"program": {"S": program}, "text_id": {"S": tid}} for tid in ids],
+                "ProjectionExpression": "text_id, #s, #t, #at",
+                "ExpressionAttributeNames": {"#s": "status", "#t": "text", "#at": "at"},
+            }
+        }
+        found: dict[str, Any] = {}
+        for calls in range(1, MAX_UNPROCESSED_ROUNDS + 1):
+            try:
+                answer = self._dynamodb.batch_get_item(RequestItems=request)
+            except (BotoCoreError, ClientError):
+                raise TextStoreError() from None
+            for item in answer.get("Responses", {}).get(self.table, []):
+                found[item["text_id"]["S"]] = item
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                return found, calls
+        raise TextStoreError()  # throttled throughout: fail closed, try next time
 
     def _release(
         self, program: str, tid: str, text: str, now_s: float | None, result: Resolution

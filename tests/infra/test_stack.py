@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from lambdas.core import resources
+from lambdas.core.analytics import named_queries
 from lambdas.core.lake import INTERACTIONS, PARTITION_KEYS, glue_columns
 from lambdas.core.programs import load_programs
 from lambdas.core.settings import BUNDLED_PROGRAMS
@@ -182,7 +183,7 @@ def test_athena_workgroup_is_enforced_encrypted_and_capped(synth: Synth) -> None
     encryption = config["ResultConfiguration"]["EncryptionConfiguration"]
     assert encryption["EncryptionOption"] == "SSE_KMS"
     queries = synth.resources("AWS::Athena::NamedQuery")
-    assert len(queries) == 4
+    assert len(queries) == len(named_queries()) == 5
     for query in queries.values():
         assert "FROM interactions" in query["Properties"]["QueryString"]
 

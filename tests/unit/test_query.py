@@ -16,10 +16,11 @@ from pyarrow import fs
 from ilake.loadgen import plan
 from ilake.query import QueryError, Result, connect, lake_dataset, run_athena, run_duckdb
 from lambdas.core.analytics import BUNDLED_QUERIES, NamedQuery, named_queries
+from lambdas.core.common_text import fill
 from lambdas.core.lake import object_key, to_parquet
 from lambdas.core.programs import load_programs
 
-from .conftest import PROGRAMS_DIR, encode, ingest
+from .conftest import PROGRAMS_DIR, encode, ingest, make_event, run
 
 PROGRAMS = ("menu-navigation", "shortcut-learning")
 
@@ -254,3 +255,27 @@ def test_an_athena_query_that_never_finishes_times_out() -> None:
         run_athena(
             athena, "x", workgroup="w", database="d", sleep=lambda _: None, timeout_seconds=3
         )
+
+
+def test_common_texts_per_app_counts_released_texts_only(tmp_path: Path) -> None:
+    """Pending texts (ids only) never show; released ones are counted per app and field, with
+    the people who used them."""
+    events = [
+        make_event(
+            "menu.select", subject=f"p{i}", window={"title": title}, menu_path=["File", "Mine"]
+        )
+        for i, title in enumerate(["Budget.xlsx", "Budget.xlsx", "Private", "Budget.xlsx"])
+    ]
+    outcome = run(events, released=False)
+    released = {
+        tid: text for tid, text in outcome.common_texts.items() if text in ("Budget.xlsx", "File")
+    }
+    table, _ = fill(outcome.table, released)
+    path = tmp_path / "interactions" / object_key("menu-navigation", datetime.now(UTC), "b")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(to_parquet(table))
+    con = connect(lake_dataset(str(tmp_path / "interactions"), fs.LocalFileSystem()))
+    result = run_duckdb(con, render("common-texts-per-app", "menu-navigation"))
+    assert result.columns == ["app_name", "field", "text", "uses", "people"]
+    got = {(field, text): (uses, people) for _, field, text, uses, people in result.rows}
+    assert got == {("window title", "Budget.xlsx"): (3, 3), ("menu item", "File"): (4, 4)}

@@ -369,3 +369,36 @@ def test_heatmap_draws_one_cell_per_bin_with_its_count() -> None:
     tips = [rect.findtext("title", "") for rect in ET.fromstring(svg).iter("rect")]
     assert len([tip for tip in tips if tip.startswith("x ")]) == GRID * GRID
     assert "x 0.95–1.00, y 0.00–0.05: 7 clicks" in tips
+
+
+def test_common_texts_add_up_to_the_rows_and_show_released_titles_only() -> None:
+    """Per field: values with an id, how many in clear, distinct texts released and pending;
+    the share of events whose texts are all in clear; the top titles are released ones only."""
+    from lambdas.core.common_text import fill
+
+    from .conftest import run
+
+    events = [
+        make_event("menu.select", subject=f"p{i}", window={"title": title}, menu_path=["File", m])
+        for i, (title, m) in enumerate(
+            [("Shared.xlsx", "Save"), ("Shared.xlsx", "Mine"), ("Private", "Save")]
+        )
+    ]
+    outcome = run(events, released=False)
+    common = {"Shared.xlsx", "File", "Save"}
+    table, _ = fill(outcome.table, {i: t for i, t in outcome.common_texts.items() if t in common})
+    con = duckdb.connect()
+    con.register("stored", table)
+    con.sql("CREATE VIEW interactions AS SELECT *, 'p' AS program FROM stored")
+    [report] = collect(con, rejected={}).programs
+    fields = {t.field: t for t in report.texts}
+    titles, menus = fields["window titles"], fields["menu items"]
+    assert (titles.values, titles.released, titles.pending) == (3, 2, 1)
+    assert (titles.released_texts, titles.pending_texts) == (1, 1)
+    assert (menus.values, menus.released, menus.released_texts, menus.pending_texts) == (6, 5, 2, 1)
+    # event 2 has "Mine" pending, event 3 the title: only event 1 is all in clear
+    assert (report.events_with_texts, report.events_released) == (3, 1)
+    assert [(t.label, t.count) for t in report.common_titles] == [("Shared.xlsx", 2)]
+    page = render_html(ReportData("now", (report,), 3))
+    assert "Common texts: released, or ids only" in page
+    assert "33%" in page

@@ -157,7 +157,7 @@ def scripted(
     ]
     assert len(plans[0]) == windows
     summary = simulate(
-        plans, api_url="http://x", token="t", program="p", transport=lambda: server, limits=FAST
+        plans, api_url="http://x", tokens=["t"], program="p", transport=lambda: server, limits=FAST
     )
     return summary, server
 
@@ -206,7 +206,7 @@ def test_a_refused_policy_request_stops_the_agent_before_it_records() -> None:
     server = Refusing([], make_program())
     plans = plan(agents=2, minutes=1, seed=1, end_ms=END_MS)
     summary = simulate(
-        plans, api_url="http://x", token="t", program="p", transport=lambda: server, limits=FAST
+        plans, api_url="http://x", tokens=["t"], program="p", transport=lambda: server, limits=FAST
     )
     assert summary.stopped == Counter({"forbidden": 2})
     assert server.posts == []
@@ -236,7 +236,7 @@ def test_each_agent_has_its_own_spool_in_a_temporary_directory_removed_afterward
 
     plans = plan(agents=3, minutes=1, seed=2, end_ms=END_MS)
     summary = simulate(
-        plans, api_url="http://x", token="t", program="p", transport=transport, limits=FAST
+        plans, api_url="http://x", tokens=["t"], program="p", transport=transport, limits=FAST
     )
     assert summary.batches[200] == sum(len(p) for p in plans)
     assert len({path.parent.parent.name for path in seen}) == 3  # agent-0, agent-1, agent-2
@@ -278,7 +278,7 @@ def test_the_summary_counts_what_the_server_would_have_counted_on_the_raw_events
     summary = simulate(
         plans,
         api_url="http://x",
-        token="t",
+        tokens=["t"],
         program=name,
         transport=lambda: PipelineServer([], program),
         limits=FAST,
