@@ -41,7 +41,7 @@ S3_GET, S3_PUT = 0.0004 / 1000, 0.005 / 1000
 S3_GB_MONTH = 0.023
 DYNAMODB_RRU = 0.125 / 1e6  # on-demand read request unit (4 KB, strongly consistent = 1)
 DYNAMODB_WRU = 0.625 / 1e6
-BASELINE_PER_MILLION = 0.015  # README "Cost per million events", before common text
+BASELINE_PER_MILLION = 0.0136  # README "Cost per million events", before common text
 WORKING_DAYS = 21  # a month's working days
 ACTIVE_HOURS = 8  # a person's working hours a day
 
@@ -99,7 +99,9 @@ def hour_of(
                 schema=ct.PENDING,
             ),
             again.set_column(
-                3, "last_seen_hour", pa.array([now_hour] * again.num_rows, pa.int32())
+                3,
+                ct.PENDING.field("last_seen_hour"),
+                pa.array([now_hour] * again.num_rows, pa.int32()),
             ),
         ]
     )

@@ -219,7 +219,7 @@ class PendingCounts:
 
 def pending_parquet(pending: pa.Table) -> bytes:
     sink = io.BytesIO()
-    pq.write_table(pending, sink, compression="zstd", use_dictionary=["agent_pid"])
+    pq.write_table(pending, sink, compression="zstd", use_dictionary=["agent_pid", "subject_pid"])
     return sink.getvalue()
 
 

@@ -202,7 +202,7 @@ def test_merge_keeps_each_contribution_once_with_its_latest_hour() -> None:
     old = contribution_table([("t", "g1", "s1")], hour=10)
     new = contribution_table([("t", "g1", "s1"), ("u", "g2", "s2")], hour=12)
     merged = ct.merge_pending([old, new, new], oldest_hour=0)
-    assert merged.to_pylist() == [
+    assert sorted(merged.to_pylist(), key=lambda r: r["text_id"]) == [
         {"text_id": "t", "agent_pid": "g1", "subject_pid": "s1", "last_seen_hour": 12},
         {"text_id": "u", "agent_pid": "g2", "subject_pid": "s2", "last_seen_hour": 12},
     ]
@@ -288,3 +288,52 @@ def test_every_text_column_has_its_id_column(field: ct.TextField) -> None:
     from lambdas.core.lake import INTERACTIONS
 
     assert INTERACTIONS.field(field.text).type == INTERACTIONS.field(field.id).type
+
+
+label_lists = st.lists(
+    st.one_of(
+        st.none(),
+        st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.booleans()), max_size=4),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=label_lists, released=st.sets(st.sampled_from(["a", "b", "c", "d"])))
+def test_menu_paths_fill_and_wait_as_a_row_at_a_time_would(
+    rows: list[list[tuple[str, bool]] | None], released: set[str]
+) -> None:
+    """For all menu paths (pending labels as nulls beside their ids, some rows without any):
+    the columnar fill and pending ids equal the plain row-at-a-time reference."""
+    texts = pa.chunked_array(
+        [pa.array([None if r is None else [t if shown else None for t, shown in r] for r in rows],
+                  pa.list_(pa.string()))]
+    )  # fmt: skip
+    ids = pa.chunked_array(
+        [pa.array([None if r is None else [f"h:{t}" for t, _ in r] for r in rows],
+                  pa.list_(pa.string()))]
+    )  # fmt: skip
+    by_id = {f"h:{t}": t for t in released}
+    columnar, filled = ct._fill_lists(texts, ids, by_id)
+    reference, filled_by_row = ct._fill_lists_by_row(texts, ids, by_id)
+    assert columnar.to_pylist() == reference.to_pylist()
+    assert filled == filled_by_row
+    table = pa.table({"menu_path": texts, "menu_path_ids": ids})
+    expected = {f"h:{t}" for r in rows or [] if r is not None for t, shown in r if not shown}
+    assert ct.pending_ids(table) == expected
+
+
+def test_rows_of_another_mode_beside_common_ones_are_filled_a_row_at_a_time() -> None:
+    """A compacted file may hold rows written under a hash-mode policy (labels, no ids) beside
+    common-mode ones: the shapes differ, the fill still puts texts only where ids wait."""
+    common = pending_run([make_event("menu.select", menu_path=["File", "Save"])])
+    hashed = pending_run([make_event("menu.select", menu_path=["File"])], menu_labels="hash")
+    table = pa.concat_tables([common.table, hashed.table])
+    filled, n = ct.fill(table, {tid("File"): "File"})
+    assert n == 1
+    assert filled.column("menu_path").to_pylist() == [
+        ["File", None],
+        [PSEUDONYMS.text_hash("File")],
+    ]
+    assert ct.pending_ids(filled) == {tid("Save"), tid("main.py - project")}  # and the title
