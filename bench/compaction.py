@@ -47,6 +47,7 @@ ENV = {
     "LAKE_BUCKET": "ilake-bench-lake",
     "PROGRAM_STATE_TABLE": "ilake-bench-state",
     "IDEMPOTENCY_TABLE": "ilake-bench-idempotency",
+    "COMMON_TEXTS_TABLE": "ilake-bench-common-texts",
     "POWERTOOLS_LOG_LEVEL": "ERROR",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }

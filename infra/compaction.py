@@ -20,6 +20,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambdas.core.settings import KEY_ALIAS_PREFIX
+from lambdas.core.text_store import COUNT_WRITES
 
 from .grants import LakeGrants
 from .ingest_api import lake_function
@@ -106,13 +107,27 @@ class Compaction(Construct):
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["*#compaction"]}},
             )
         )
+        programs = {"dynamodb:LeadingKeys": sorted(keys)}
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                # which texts are released (to fill them in), and the texts the count found
-                # common (no text: the count sees ids only); the declared programs' items only
-                actions=["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"],
+                # which texts are released, to fill them in; the declared programs' items only
+                actions=["dynamodb:BatchGetItem", "dynamodb:GetItem"],
                 resources=[tables.common_texts.table_arn],
-                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": sorted(keys)}},
+                conditions={"ForAllValues:StringEquals": programs},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                # the texts the count found common, and its mark: ids and counts, never a text
+                # (the count sees none; only a batch that carries a text releases it)
+                actions=["dynamodb:PutItem"],
+                resources=[tables.common_texts.table_arn],
+                conditions={
+                    "ForAllValues:StringEquals": {
+                        **programs,
+                        "dynamodb:Attributes": list(COUNT_WRITES),
+                    }
+                },
             )
         )
         grants.table_key(role, ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])

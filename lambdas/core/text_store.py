@@ -17,7 +17,7 @@ drops the program's cached "not common" answers.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +30,8 @@ MAX_UNPROCESSED_ROUNDS = 3
 COMMON = "common"
 RELEASED = "released"
 MARK = "#counted"  # the item a count that found common texts updates (not a text id: no "h:")
+# Every attribute the hourly count writes (`mark_common`): never a text. IAM holds it to these.
+COUNT_WRITES = ("program", "text_id", "status", "people", "common_at", "at")
 
 
 class TextStoreError(Exception):
@@ -301,8 +303,3 @@ def _text(item: Mapping[str, Any] | None) -> str | None:
         return None
     text = item.get("text", {}).get("S")
     return text if isinstance(text, str) else None
-
-
-def released_texts(store: TextStore, program: str, ids: Iterable[str]) -> Resolution:
-    """The released texts among `ids` (compaction: it has ids only, never texts)."""
-    return store.resolve(program, dict.fromkeys(ids))

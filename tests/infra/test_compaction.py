@@ -10,6 +10,7 @@ import pytest
 from infra.compaction import HANDLER
 from lambdas.core import resources
 from lambdas.core.lake import program_prefix
+from lambdas.core.text_store import COUNT_WRITES
 
 from .conftest import Synth
 from .test_governance import (
@@ -105,10 +106,16 @@ def test_the_role_rewrites_objects_but_never_a_programs_state(synth: Synth) -> N
             leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
             assert leading == ["*#compaction"]  # its lease items, never a program's record
         elif texts in tables:
-            # mark texts common and read them; never UpdateItem (a release writes a text)
-            assert actions == {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"}
-            leading = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
-            assert leading == sorted(PROGRAMS)
+            # read texts, and mark texts common: never UpdateItem (a release writes a text), and
+            # PutItem only of the attributes the count writes, never a text
+            condition = statement["Condition"]["ForAllValues:StringEquals"]
+            assert condition["dynamodb:LeadingKeys"] == sorted(PROGRAMS)
+            if "dynamodb:PutItem" in actions:
+                assert actions == {"dynamodb:PutItem"}
+                assert condition["dynamodb:Attributes"] == list(COUNT_WRITES)
+                assert "text" not in COUNT_WRITES
+            else:
+                assert actions == {"dynamodb:BatchGetItem", "dynamodb:GetItem"}
         if actions & {"kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"}:
             via = render(statement["Condition"]["StringEquals"]["kms:ViaService"])
             assert via.split(".")[0] in {"s3", "dynamodb"}

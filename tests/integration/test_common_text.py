@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lambdas.core.common_text import canonical
-from lambdas.core.text_store import TextStore
+from lambdas.core.text_store import COUNT_WRITES, TextStore
 from lambdas.governance import erase
 
 from .common_texts import (
@@ -242,6 +242,22 @@ def test_a_batch_without_an_enrolled_agent_counts_nobody(
     assert run["count"]["files_without_agent"] == K
     assert store_item(lake, tid(lake, text)) is None
     assert ingest_handler.service  # the handler ran; nothing else to see
+
+
+def test_the_count_writes_only_ids_and_counts(
+    handlers: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The items a count leaves hold the attributes IAM allows it (never a text)."""
+    lake = handlers
+    when = day_of_hours(next_hour())
+    use_clock(monkeypatch, when["post"])
+    common = f"Shared form {unique()}"
+    for person in range(K):
+        assert post(focus_batch(f"p{person}", [common], when["post"]), f"agent-{person}")[0] == 200
+    assert count(when["count"])["count"]["became_common"] == 1
+    items = lake.clients.dynamodb.scan(TableName=lake.settings.common_texts_table)["Items"]
+    assert items
+    assert all(set(item) <= set(COUNT_WRITES) for item in items)
 
 
 def test_k_containers_releasing_at_once_release_exactly_once(
