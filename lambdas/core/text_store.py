@@ -133,6 +133,7 @@ class TextStore:
                     Key={"program": {"S": program}, "text_id": {"S": MARK}},
                     ProjectionExpression="#at",
                     ExpressionAttributeNames={"#at": "at"},
+                    ConsistentRead=True,
                 ).get("Item")
             except (BotoCoreError, ClientError):
                 raise TextStoreError() from None
@@ -164,6 +165,8 @@ class TextStore:
                 "Keys": [{"program": {"S": program}, "text_id": {"S": tid}} for tid in ids],
                 "ProjectionExpression": "text_id, #s, #t, #at",
                 "ExpressionAttributeNames": {"#s": "status", "#t": "text", "#at": "at"},
+                # consistent: a text just marked common is not taken for pending for an hour
+                "ConsistentRead": True,
             }
         }
         found: dict[str, Any] = {}
