@@ -310,11 +310,17 @@ def simulate(
 
     Example: [bold]ilake simulate --program menu-navigation --agents 8 --minutes 30[/]
     """
+    from .local import LocalModeError
+
     _program(program)
     state = _local_state(state_dir)
     if program not in state.programs:
         fail(f"program {program!r} is not provisioned in this local stack; restart it")
-    print_summary(simulate_with_progress(state, program, agents=agents, minutes=minutes, seed=seed))
+    try:
+        summary = simulate_with_progress(state, program, agents=agents, minutes=minutes, seed=seed)
+    except LocalModeError as exc:
+        fail(str(exc))
+    print_summary(summary)
 
 
 # -- query -----------------------------------------------------------------------------------
@@ -803,13 +809,20 @@ def compact(
                 fail("--now needs a time zone, e.g. 2026-11-20T12:30:00+00:00")
         except ValueError:
             fail("--now is not an ISO 8601 time")
-    _local_lake(state_dir)
+    state = _local_lake(state_dir)
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from lambdas.compaction.handler import handler
+
+    from .local import not_answering
 
     rows: list[tuple[Any, ...]] = []
     failed = 0
     for name in names:
-        result = handler({"program": name, **({"now": now} if now else {})})
+        try:
+            result = handler({"program": name, **({"now": now} if now else {})})
+        except (BotoCoreError, ClientError):
+            fail(not_answering(state.aws_endpoint_url))
         if "skipped" in result:
             rows.append((name, "", "", "skipped: " + result["skipped"], *[""] * 7))
             continue

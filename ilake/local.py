@@ -75,8 +75,10 @@ class LocalState:
             raise LocalModeError(f"{path} is not a local mode state file") from None
 
     def enroll(self, program: str, agent_id: str) -> str:
-        """Enroll one more agent in the local stack; its token (stored hashed only)."""
+        """Enroll one more agent in the local stack; its token (stored hashed only). Raises
+        LocalModeError when the stack does not answer."""
         import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
 
         from lambdas.core.agents import enroll_agent
 
@@ -87,9 +89,12 @@ class LocalState:
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - moto's placeholder credentials
         )
-        return enroll_agent(
-            dynamodb, RESOURCE_NAMES["AGENTS_TABLE"], program=program, agent_id=agent_id
-        )
+        try:
+            return enroll_agent(
+                dynamodb, RESOURCE_NAMES["AGENTS_TABLE"], program=program, agent_id=agent_id
+            )
+        except (BotoCoreError, ClientError):
+            raise LocalModeError(not_answering(self.aws_endpoint_url)) from None
 
     def use(self) -> None:
         """Point boto3 (this process) at the local stack."""
@@ -103,6 +108,11 @@ class LocalState:
         )
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.pop("AWS_PROFILE", None)
+
+
+def not_answering(endpoint: str) -> str:
+    """What a command says when a state file names a stack that is not running."""
+    return f"local mode does not answer at {endpoint}: is `ilake local up` running?"
 
 
 def free_port(host: str = "127.0.0.1") -> int:

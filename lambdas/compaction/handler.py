@@ -115,7 +115,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         s3=s3,
         dynamodb=dynamodb,
         kms=kms,
-        texts=_text_store(),
+        texts=_text_store(dynamodb, os.environ["COMMON_TEXTS_TABLE"]),
         min_people=declared.text.min_people if declared.has_common_text else None,
     )
     return job.run(now, context)
@@ -127,9 +127,9 @@ def _programs() -> dict[str, Any]:
 
 
 @cache
-def _text_store() -> TextStore:
-    """Kept for the container's life: released texts stay released."""
-    return TextStore(_clients()[1], os.environ["COMMON_TEXTS_TABLE"])
+def _text_store(dynamodb: Any, table: str) -> TextStore:
+    """Kept for the container's life (released texts stay released), per client and table."""
+    return TextStore(dynamodb, table)
 
 
 class Compaction:

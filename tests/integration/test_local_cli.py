@@ -324,3 +324,24 @@ def test_local_up_as_a_process_serves_then_stops_cleanly_on_sigterm(tmp_path: Pa
     for closed in (port, moto_port):
         with pytest.raises(OSError):  # noqa: PT011 - nothing listens any more
             urllib.request.urlopen(f"http://127.0.0.1:{closed}/", timeout=2)
+
+
+@pytest.mark.parametrize("command", [["simulate", "-p", "menu-navigation"], ["compact"]])
+def test_a_stopped_stack_is_said_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """A state file left behind by a stopped stack: enrolling the simulated agents, or the
+    hourly run, finds nobody, and the command says why in one line, exit 2, no traceback."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    programs = {"menu-navigation": {"token": "t", "key_id": "k"}}
+    LocalState(dead, dead, "eu-west-1", "b", programs).write(tmp_path)
+    saved = dict(os.environ)  # the command points this process's boto3 at the state file's
+    try:
+        assert main([*command, "--state-dir", str(tmp_path)]) == 2
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    err = capsys.readouterr().err
+    assert "local mode does not answer" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
