@@ -448,9 +448,8 @@ def process_batch(
         counts = origin.counts
         x = y = x2 = y2 = dx = dy = None
         button = clicks = target_role = target_name = target_id = None
-        modifiers = key = key_class = menu_path = menu_ids = text_len = letters = digits = (
-            spaces
-        ) = symbols = None
+        modifiers = key = key_class = menu_path = menu_ids = None
+        text_len = letters = digits = spaces = symbols = None
         clip_op = clip_mime = clip_len = reason = None
         if pointer:
             w, h = display.w, display.h
