@@ -127,6 +127,11 @@ def post_batch(program: str) -> Response[str]:
     stored = service().ingest(request)
     answer = stored.response
     metrics.add_dimension("program", program)  # a declared program name: bounded and safe
+    if stored.replay:
+        # the events were counted when the batch was stored: an agent's retry adds nothing
+        metrics.add_metric("Replays", MetricUnit.Count, 1)
+        logger.info("batch replayed", extra={"program": program, "batch_id": answer["batch_id"]})
+        return _json(200, answer)
     metrics.add_metric("Batches", MetricUnit.Count, 1)
     metrics.add_metric("EventsAccepted", MetricUnit.Count, answer["accepted"])
     metrics.add_metric("EventsRejected", MetricUnit.Count, sum(answer["rejected"].values()))

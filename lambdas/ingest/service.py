@@ -75,6 +75,7 @@ class Stored:
     events_redacted: int  # 0 for a replay: its events were counted the first time
     texts_released: int = 0  # common texts this batch released (it carried them first)
     text_store_failed: bool = False  # the vocabulary did not answer: texts stored as ids only
+    replay: bool = False  # the first answer again: nothing was processed or stored this time
 
 
 class IngestService:
@@ -147,6 +148,7 @@ class IngestService:
             response = self._store_once(
                 request={"key": key, "digest": hashlib.sha256(body).hexdigest()}, work=work
             )
+            replay = work.response is None  # the stored answer, without running _store
         except IdempotencyValidationError:
             raise BatchConflict() from None
         except IdempotencyAlreadyInProgressError:
@@ -157,7 +159,7 @@ class IngestService:
             # The object is durable; only marking the record complete failed. A 500 here would
             # be untrue and the agent's retry would store the batch again once the in-progress
             # record lapses (in another hour's partition, if the hour has turned).
-            response = work.response
+            response, replay = work.response, False
         return Stored(
             response,
             len(body),
@@ -165,6 +167,7 @@ class IngestService:
             work.events_redacted,
             work.texts_released,
             work.text_store_failed,
+            replay,
         )
 
     # -- inside the idempotent section --

@@ -75,6 +75,34 @@ def test_replay_returns_the_first_answer_and_writes_nothing_new(lake: Lake) -> N
     assert len(lake.objects()) == 1
 
 
+def test_a_replay_adds_no_metric_but_replays(
+    lake: Lake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The events of a batch are counted when it is stored; a retry of it counts as a replay
+    only, so the metrics say what the lake holds whatever the agents retry."""
+
+    def emf(out: str) -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+        return [line for line in lines if line.get("service") == "ingest"]
+
+    sent = batch(30, seed=6)
+    sent["events"][0]["type"] = "no.such.type"  # one rejection, to see Rejected.* too
+    capsys.readouterr()
+    first = invoke(gzip_event("everything", sent))
+    [stored] = emf(capsys.readouterr().out)
+    for _ in range(3):
+        assert invoke(gzip_event("everything", sent))[1] == first[1]
+    replays = emf(capsys.readouterr().out)
+    assert stored["EventsAccepted"] == [first[1]["accepted"]]
+    assert stored["Rejected.unknown_type"] == [1.0]
+    assert stored["Batches"] == [1.0]
+    assert len(replays) == 3
+    for line in replays:
+        names = {m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+        assert names == {"Replays"}
+        assert line["Replays"] == [1.0]
+
+
 def test_same_batch_id_with_other_payload_is_409(lake: Lake) -> None:
     sent = batch(30, seed=5)
     assert invoke(gzip_event("everything", sent))[0] == 200
