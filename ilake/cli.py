@@ -451,6 +451,16 @@ def _governance(
         fail(str(exc))
 
 
+def _said(value: str, option: str) -> str:
+    """A `--by` or `--reason` worth an audit record: who asks and why, never blank."""
+    value = value.strip()
+    if not value:
+        fail(f"{option} must not be empty: the audit trail records who asked and why")
+    if len(value) > 500:
+        fail(f"{option} is longer than 500 characters")
+    return value
+
+
 def _run_workflow(
     governance: Any, workflow: str, payload: dict[str, Any], timeout: float
 ) -> dict[str, Any]:
@@ -485,6 +495,7 @@ def pause(
     Example: [bold]ilake pause --program menu-navigation --reason "incident 42" --by alice --lock[/]
     """
     _program(program)
+    reason, by = _said(reason, "--reason"), _said(by, "--by")
     governance = _governance(aws, state_dir, state_table, audit_table)
     payload = {"program": program, "reason": reason, "requested_by": by, "lock": lock}
     _run_workflow(governance, "pause", payload, timeout)
@@ -506,6 +517,7 @@ def resume(
     Example: [bold]ilake resume --program menu-navigation --reason "cleared" --by bob[/]
     """
     _program(program)
+    reason, by = _said(reason, "--reason"), _said(by, "--by")
     governance = _governance(aws, state_dir, state_table, audit_table)
     payload = {"program": program, "reason": reason, "requested_by": by}
     _run_workflow(governance, "resume", payload, timeout)
@@ -536,7 +548,14 @@ def purge(
     Example: [bold]ilake purge --program menu-navigation --reason "DPIA withdrawn" --by alice[/]
     """
     _program(program)
+    reason, by = _said(reason, "--reason"), _said(by, "--by")
     governance = _governance(aws, state_dir, state_table, audit_table)
+    record: dict[str, Any] = next(
+        (r for r in governance.status() if r.get("program") == program), {}
+    )
+    state = str(record.get("state", "ACTIVE"))
+    if state != "PAUSED" and not (state == "PURGING" and record.get("purge_failed")):
+        fail(f"refused: {program} is {state}; a purge needs a PAUSED program (ilake pause first)")
     payload = {"program": program, "reason": reason, "requested_by": by}
     if not wait_for_it:
         execution = governance.start("purge", payload)
@@ -562,6 +581,7 @@ def approve(
     from .workflows import GovernanceError
 
     _program(program)
+    by = _said(by, "--by")
     governance = _governance(aws, state_dir, state_table, audit_table)
     try:
         requester = governance.approve(program, by)
@@ -591,6 +611,9 @@ def erase(
     Example: [bold]ilake erase -p menu-navigation --subject jdoe --reason "art. 17" --by dpo[/]
     """
     _program(program)
+    reason, by = _said(reason, "--reason"), _said(by, "--by")
+    if not subject.strip():
+        fail("--subject must not be empty")
     governance = _governance(aws, state_dir, state_table, audit_table)
     payload = {"program": program, "subject": subject, "reason": reason, "requested_by": by}
     _run_workflow(governance, "erase-subject", payload, timeout)
@@ -643,6 +666,8 @@ def audit(
 
     Example: [bold]ilake audit --program menu-navigation[/]
     """
+    if program is not None:
+        _program(program)
     governance = _governance(aws, state_dir, state_table, audit_table)
     records = governance.audit(program)
     if output is OutputFormat.json:  # the records as stored, for scripts

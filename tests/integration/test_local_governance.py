@@ -139,3 +139,22 @@ def test_a_failed_workflow_exits_2_with_its_error(
     capsys.readouterr()
     assert cli(state_dir, "resume", "-p", MENU, "--reason", "r", "--by", "bob") == 2
     assert "resume failed: NotPaused" in capsys.readouterr().err
+
+
+def test_a_purge_of_an_active_program_is_refused_before_it_starts(
+    stack: tuple[LocalState, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing printed about approval, no workflow started, nothing audited: one line, exit 2."""
+    _, state_dir = stack
+    before = cli(state_dir, "audit", "-p", MENU, "-f", "json")
+    trail = json.loads(capsys.readouterr().out)
+    assert before == 0
+    argv = ["purge", "-p", MENU, "--reason", "r", "--by", "alice", "--no-wait"]
+    assert cli(state_dir, *argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (
+        f"error: refused: {MENU} is ACTIVE; a purge needs a PAUSED program (ilake pause first)"
+    )
+    assert "approval" not in captured.out + captured.err
+    assert cli(state_dir, "audit", "-p", MENU, "-f", "json") == 0
+    assert json.loads(capsys.readouterr().out) == trail

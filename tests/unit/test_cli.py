@@ -95,6 +95,46 @@ def test_programs_show_prints_the_effective_policy(capsys: pytest.CaptureFixture
     assert "1Password" in " ".join(policy["apps"]["deny"]) or policy["apps"]["deny"]
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["pause", "-p", "menu-navigation", "--reason", "r", "--by", " "],
+            "--by must not be empty",
+        ),
+        (["resume", "-p", "menu-navigation", "--reason", "", "--by", "bob"], "--reason must not"),
+        (["purge", "-p", "menu-navigation", "--reason", "\t", "--by", "a"], "--reason must not"),
+        (["approve", "-p", "menu-navigation", "--by", ""], "--by must not be empty"),
+        (
+            ["erase", "-p", "menu-navigation", "--subject", "x", "--reason", "r", "--by", "  "],
+            "--by must not be empty",
+        ),
+        (
+            ["erase", "-p", "menu-navigation", "--subject", " ", "--reason", "r", "--by", "d"],
+            "--subject must not be empty",
+        ),
+        (["audit", "-p", "no-such-program"], "no such program: 'no-such-program'"),
+    ],
+    ids=[
+        "pause-by",
+        "resume-reason",
+        "purge-reason",
+        "approve-by",
+        "erase-by",
+        "erase-subject",
+        "audit-unknown",
+    ],
+)
+def test_governance_refuses_blank_who_and_why_and_unknown_programs(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An audit record needs who and why; refused before any stack is looked for, one line."""
+    assert main([*argv, "--state-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err
+    assert len(err.splitlines()) == 1
+
+
 def test_unknown_program_exits_2_and_names_the_declared_ones(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
