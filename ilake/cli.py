@@ -1,7 +1,9 @@
 """`ilake`: the platform team's and analysts' command line (programs, agents, local mode, queries).
 
-Exit codes: 0 done, 1 a check failed (an invalid program file), 2 bad input or a refused request
-(unknown program, bad SQL, busy port, no local stack). Errors go to stderr and never quote tokens.
+Exit codes: 0 done, 1 a check failed (an invalid program file), 2 bad input, a refused request or
+an environment that cannot serve it (unknown program, bad SQL, busy port, no local stack, AWS
+without a region or credentials), 3 a fault in ilake itself, 130 interrupted (Ctrl-C). Errors
+are one line on stderr and never quote tokens or submitted content.
 """
 
 from __future__ import annotations
@@ -999,13 +1001,87 @@ def demo(
     out.print(f"demo finished in {time.perf_counter() - started:.0f} s")
 
 
+def reflow(text: str) -> str:
+    """Help text as paragraphs the terminal wraps: a docstring's line breaks inside a paragraph
+    go (at 80 columns they cut sentences in two); blank lines and indented lines stay."""
+    lines: list[str] = []
+    for line in text.strip().splitlines():
+        joins = lines and lines[-1].strip() and line.strip() and not line.startswith(" ")
+        if joins and not lines[-1].startswith(" ") and not lines[-1].endswith(":"):
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _reflow_help(typer_app: typer.Typer) -> None:
+    import inspect
+
+    if typer_app.info.help and isinstance(typer_app.info.help, str):
+        typer_app.info.help = reflow(typer_app.info.help)
+    for command in typer_app.registered_commands:
+        doc = command.help or (inspect.getdoc(command.callback) if command.callback else None)
+        if doc:
+            command.help = reflow(doc)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflow_help(group.typer_instance)
+
+
+_reflow_help(app)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns the exit code (tests call it with `argv`)."""
+    """Console entry point; returns the exit code (tests call it with `argv`).
+
+    Whatever a command did not foresee still ends in one line and a documented exit code,
+    never a traceback (which could quote submitted data or a token): AWS without a region or
+    credentials, an unreachable endpoint, a file that cannot be read or written, Ctrl-C.
+    """
     try:
         app(args=argv, prog_name="ilake")  # standalone: usage errors exit 2, with a message
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:  # the last line of defence, on purpose
+        message, code = unforeseen(exc)
+        err.print(f"[bold red]error:[/] {escape(message)}")
+        return code
     return 0
+
+
+def unforeseen(exc: BaseException) -> tuple[str, int]:
+    """One line for an error no command handled, and its exit code (2 for the environment,
+    3 for a fault in ilake). Never the exception's own text where it could quote content."""
+    from botocore import exceptions as aws
+
+    if isinstance(exc, aws.NoRegionError):
+        return "no AWS region: set AWS_DEFAULT_REGION (or AWS_PROFILE with a region)", 2
+    if isinstance(exc, aws.NoCredentialsError | aws.PartialCredentialsError):
+        return (
+            "no usable AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or run where an IAM role applies",
+            2,
+        )
+    if isinstance(exc, aws.ProfileNotFound):
+        return f"the AWS profile {exc.kwargs.get('profile', '')!r} is not configured", 2
+    if isinstance(exc, aws.EndpointConnectionError | aws.ConnectTimeoutError):
+        return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}", 2
+    if isinstance(exc, aws.ClientError):
+        error = exc.response.get("Error", {})
+        return f"AWS refused {exc.operation_name}: {error.get('Code', 'error')}", 2
+    if isinstance(exc, aws.BotoCoreError):
+        return f"AWS client error: {type(exc).__name__}", 2
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or type(exc).__name__}{where}", 2
+    return (
+        f"unexpected {type(exc).__name__} (a fault in ilake; no details are printed, as they "
+        "could quote submitted data)",
+        3,
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@
    nothing;
 5. every stored object checked through the S3 endpoint: SSE-KMS under its program's own key;
 6. the analysts' named queries (the Athena SQL, run by DuckDB) and one privacy check;
-7. the report, a self-contained HTML page.
+7. governance: erase one person, pause a program with its key locked, purge it with a second
+   person's approval;
+8. the report of what the lake holds after all that, a self-contained HTML page.
 No AWS account, no Docker, no network beyond loopback.
 """
 
@@ -85,16 +87,16 @@ def run(
             in_memory=True,
         )
         _queries(con, programs, console)
-
-        step("Report")
-        from .report import local_report
-
-        report = local_report(state, state_dir / "report.html", con=con)
-        console.print(f"[bold]report:[/] {report.resolve()}")
+        con.close()
 
         step("Governance: erase one person, pause with a lock, purge with a second approval")
         _governance(state, programs, console)
-        console.print(f"\n[bold]report:[/] {report.resolve()}")
+
+        step("Report: what the lake holds now, after the governance steps")
+        from .report import local_report
+
+        report = local_report(state, state_dir / "report.html")
+        console.print(f"[bold]report:[/] {report.resolve()}")
         return report
     finally:
         stack.stop()

@@ -90,6 +90,8 @@ class ProgramReport:
     menu_paths: tuple[Tally, ...]  # label 'File > Save As…', app; top TOP
     redactions: tuple[Tally, ...]  # per detector
     rejected: tuple[Tally, ...]  # per reason
+    not_captured: tuple[Tally, ...] = ()  # by the agents, per reason: never sent
+    state: str = "ACTIVE"  # ACTIVE, PAUSED, PURGING or PURGED when the report was written
     texts: tuple[TextStatus, ...] = ()  # per field kept in "common" mode: released or pending
     events_with_texts: int = 0  # events holding a text kept in "common" mode
     events_released: int = 0  # of them, those whose every such text is released
@@ -98,6 +100,10 @@ class ProgramReport:
     @property
     def rejected_events(self) -> int:
         return sum(t.count for t in self.rejected)
+
+    @property
+    def not_captured_events(self) -> int:
+        return sum(t.count for t in self.not_captured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,10 @@ class ReportData:
     @property
     def rejected_events(self) -> int:
         return sum(p.rejected_events for p in self.programs)
+
+    @property
+    def not_captured_events(self) -> int:
+        return sum(p.not_captured_events for p in self.programs)
 
     @property
     def batches(self) -> int:
@@ -192,9 +202,16 @@ ORDER BY program, found DESC, detector
 
 
 def collect(
-    con: duckdb.DuckDBPyConnection, *, rejected: Mapping[str, Mapping[str, int]]
+    con: duckdb.DuckDBPyConnection,
+    *,
+    rejected: Mapping[str, Mapping[str, int]],
+    not_captured: Mapping[str, Mapping[str, int]] | None = None,
+    states: Mapping[str, str] | None = None,
 ) -> ReportData:
-    """Everything the page shows, as plain values. `rejected` is program -> reason -> events."""
+    """Everything the page shows, as plain values. `rejected` (by ingest) and `not_captured`
+    (by the agents, as their batches reported) are program -> reason -> events; `states` is
+    program -> state (ACTIVE when absent)."""
+    not_captured, states = not_captured or {}, states or {}
     overview = {program: stats for program, *stats in con.sql(_OVERVIEW).fetchall()}
     types = _tallies(con.sql(_TYPES).fetchall())
     shortcuts = _tallies(_top(con, "key.shortcut", _SHORTCUT))
@@ -214,16 +231,18 @@ def collect(
     [(subjects,)] = con.sql("SELECT count(DISTINCT subject_pid) FROM interactions").fetchall()
 
     # A program can have rejections and nothing stored (e.g. every event was of a denied app).
-    names = set(overview) | {p for p, reasons in rejected.items() if any(reasons.values())}
+    names = set(overview) | {
+        p
+        for counts in (rejected, not_captured)
+        for p, reasons in counts.items()
+        if any(reasons.values())
+    }
     programs = []
     for name in sorted(names):
         events, n_subjects, sessions, batches, redacted, first_ms, last_ms, versions = overview.get(
             name, _NOTHING_STORED
         )
-        refused = sorted(
-            (Tally(reason, n) for reason, n in rejected.get(name, {}).items() if n),
-            key=lambda t: (-t.count, t.label),
-        )
+        refused = _by_count(rejected.get(name, {}))
         programs.append(
             ProgramReport(
                 name=name,
@@ -241,7 +260,9 @@ def collect(
                 shortcuts=shortcuts.get(name, ()),
                 menu_paths=menu_paths.get(name, ()),
                 redactions=redactions.get(name, ()),
-                rejected=tuple(refused),
+                rejected=refused,
+                not_captured=_by_count(not_captured.get(name, {})),
+                state=states.get(name, "ACTIVE"),
                 texts=tuple(texts.get(name, ())),
                 events_with_texts=released.get(name, (0, 0))[0],
                 events_released=released.get(name, (0, 0))[1],
@@ -252,6 +273,12 @@ def collect(
         generated_at=f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
         programs=tuple(programs),
         subjects=subjects,
+    )
+
+
+def _by_count(counts: Mapping[str, int]) -> tuple[Tally, ...]:
+    return tuple(
+        sorted((Tally(k, n) for k, n in counts.items() if n), key=lambda t: (-t.count, t.label))
     )
 
 
@@ -318,6 +345,14 @@ a:hover { text-decoration: underline; }
   .grid { grid-template-columns: 1fr; }
   .tiles { grid-template-columns: repeat(3, 1fr); }
 }
+.scroll { overflow-x: auto; }
+@media (max-width: 640px) {  /* a phone: charts keep their drawn size and scroll sideways */
+  main { padding: 16px 10px 32px; }
+  .tiles { grid-template-columns: repeat(2, 1fr); }
+  .card { overflow-x: auto; }
+  .card svg { max-width: none; }
+  th, td { padding: 6px 7px; }
+}
 .empty { border: 1px dashed var(--rule); border-radius: 6px; padding: 28px; text-align: center; }
 svg { display: block; max-width: 100%; height: auto; overflow: visible; }
 svg text { font-size: 12px; fill: var(--ink); }
@@ -335,16 +370,28 @@ PRIVACY_NOTE = (
     "This page shows only what the lake stores: pseudonyms (never account or device names), "
     "counts, normalized pointer positions, key names of shortcuts, app names and labels after "
     "redaction. Typed text, clipboard contents and raw window titles are never stored, so they "
-    "cannot appear here. Rejected events were refused at ingest and not stored; their counts "
-    "come from ingest metrics."
+    "cannot appear here. Redactions count every placeholder in the stored events, whether the "
+    "agent replaced the match before sending or ingest did. Events the agents did not capture "
+    "and events rejected at ingest were never stored; their counts come from ingest metrics "
+    "(the agents send theirs with their batches)."
 )
+
+
+STATE_NOTES = {
+    "PAUSED": "agents are told to stop capturing and new batches are refused; what was stored "
+    "before the pause is shown.",
+    "PURGING": "a purge is under way; what is shown may already be partly deleted.",
+    "PURGED": "every object version, the program's secret and key are deleted; the lake holds "
+    "nothing of it. Only the counts reported at ingest (from metrics) remain.",
+}
 
 
 def render_html(data: ReportData) -> str:
     """The whole page. Every value from the lake goes through `esc` (or the chart helpers)."""
     tiles = [
         (fmt(data.events), "events stored"),
-        (fmt(data.rejected_events), "events rejected (not stored)"),
+        (fmt(data.not_captured_events), "events not captured by the agents"),
+        (fmt(data.rejected_events), "events rejected at ingest (not stored)"),
         (fmt(len(data.programs)), "programs"),
         (fmt(data.subjects), "subjects (pseudonyms)"),
         (fmt(data.batches), "batches (objects before compaction)"),
@@ -400,19 +447,22 @@ def _range(first: str | None, last: str | None, sep: str = "\n") -> str:
 
 def _overview(data: ReportData) -> str:
     head = (
-        "<tr><th>Program</th><th>Events</th><th>Subjects</th><th>Sessions</th><th>Batches</th>"
+        '<tr><th>Program</th><th class="text">State</th><th>Events</th><th>Subjects</th>'
+        "<th>Sessions</th><th>Batches</th>"
         '<th>Events with redactions</th><th>Rejected</th><th class="text">Event time (UTC)</th>'
         '<th class="text">Policy version</th></tr>'
     )
     rows = [
-        f'<tr><td><a href="#{_anchor(p.name)}">{esc(p.name)}</a></td><td>{fmt(p.events)}</td>'
+        f'<tr><td><a href="#{_anchor(p.name)}">{esc(p.name)}</a></td>'
+        f'<td class="text">{esc(p.state)}</td><td>{fmt(p.events)}</td>'
         f"<td>{fmt(p.subjects)}</td><td>{fmt(p.sessions)}</td><td>{fmt(p.batches)}</td>"
         f"<td>{fmt(p.redacted_events)}</td><td>{fmt(p.rejected_events)}</td>"
         f'<td class="text">{esc(_range(p.first_event, p.last_event, " "))}</td>'
         f'<td class="text">{esc(", ".join(p.policy_versions) or "—")}</td></tr>'
         for p in data.programs
     ]
-    return f"<section><h2>Programs</h2><table>{head}{''.join(rows)}</table></section>"
+    table = f'<div class="scroll"><table>{head}{"".join(rows)}</table></div>'
+    return f"<section><h2>Programs</h2>{table}</section>"
 
 
 def _anchor(program: str) -> str:
@@ -424,14 +474,15 @@ def _program_section(program: ProgramReport, columns: _TimeColumns) -> str:
     name = program.name
     stats = (
         f"{fmt(program.events)} events stored · {fmt(program.subjects)} subjects · "
-        f"{fmt(program.batches)} batches · {fmt(program.rejected_events)} rejected"
+        f"{fmt(program.batches)} batches · {fmt(program.not_captured_events)} not captured · "
+        f"{fmt(program.rejected_events)} rejected"
     )
     n_clicks = sum(map(sum, program.clicks))
     activity = _card(
         f"Events per type per {columns.unit}",
         f"Stacked by event type, per {columns.unit} of event time (UTC) when the person "
         "worked; the lake itself is partitioned by the hour of ingestion. "
-        "Right: stored events per type.",
+        f"{_quiet(program, columns)}Right: stored events per type.",
         _activity(program, columns),
         "No events stored for this program.",
         wide=True,
@@ -460,8 +511,8 @@ def _program_section(program: ProgramReport, columns: _TimeColumns) -> str:
     )
     redactions = _card(
         "Redactions per detector",
-        f"Matches replaced by a placeholder before storage, in {fmt(program.redacted_events)} "
-        f"of {fmt(program.events)} stored events.",
+        "Matches replaced by a placeholder, by the agent before sending or at ingest, in "
+        f"{fmt(program.redacted_events)} of {fmt(program.events)} stored events.",
         _bars(program.redactions, "matches", f"Redactions, {name}", REDACTION_COLOUR),
         "Nothing needed redacting in this program's stored events.",
     )
@@ -471,12 +522,21 @@ def _program_section(program: ProgramReport, columns: _TimeColumns) -> str:
         _bars(program.rejected, "events", f"Rejections, {name}", REJECTION_COLOUR),
         "No events were rejected for this program.",
     )
-    privacy = f'<div class="stack">{redactions}{rejections}</div>'
+    not_captured = _card(
+        "Not captured by the agents, by reason",
+        "Events the agents' copy of the policy kept on the machine: never sent, never stored "
+        "(counts the agents send with their batches).",
+        _bars(program.not_captured, "events", f"Not captured, {name}", REJECTION_COLOUR),
+        "The agents reported no events left uncaptured for this program.",
+    )
+    privacy = f'<div class="stack">{redactions}{not_captured}{rejections}</div>'
     texts = _common_texts(program) if program.texts else ""
+    state = STATE_NOTES.get(program.state)
     return (
         f'<section id="{_anchor(name)}"><h2>Program {esc(name)}</h2>'
         f'<div class="sub">{esc(stats)}</div>'
-        f'<div class="grid">{activity}{clicks}{shortcuts}{menus}{texts}{privacy}</div></section>'
+        + (f'<p class="note">{esc(program.state)}: {esc(state)}</p>' if state else "")
+        + f'<div class="grid">{activity}{clicks}{shortcuts}{menus}{texts}{privacy}</div></section>'
     )
 
 
@@ -506,7 +566,7 @@ def _common_texts(program: ProgramReport) -> str:
         "(the program's min_people) have sent the same text; until then only an id (a keyed "
         f"hash). Of {fmt(program.events_with_texts)} events holding such a text, {share} have "
         f"every one in clear. Below: the top {TOP} released window titles, with their app.",
-        f"<table>{head}{rows}</table>{titles}",
+        f'<div class="scroll"><table>{head}{rows}</table></div>{titles}',
         "No text is kept in common mode for this program.",
         wide=True,
     )
@@ -562,6 +622,20 @@ def _time_columns(data: ReportData) -> _TimeColumns:
     day0 = first.replace(hour=0)
     days = (last.replace(hour=0) - day0).days + 1
     return _TimeColumns("day", tuple(day0 + timedelta(days=i) for i in range(days)))
+
+
+def _quiet(program: ProgramReport, columns: _TimeColumns) -> str:
+    """Say what an empty column means, so that it does not read as data lost."""
+    busy = {_hour_start(c).replace(hour=0) if columns.unit == "day" else _hour_start(c)
+            for c in program.hourly}  # fmt: skip
+    empty = sum(start not in busy for start in columns.starts) if program.hourly else 0
+    if not empty:
+        return ""
+    unit = columns.unit if empty == 1 else f"{columns.unit}s"
+    return (
+        f"{empty} {unit} without a column: no one's recorded work fell in them (nothing was "
+        "lost: events are placed by when they happened). "
+    )
 
 
 def _hour_start(count: HourCount) -> datetime:
@@ -625,10 +699,15 @@ def _column_labels(columns: _TimeColumns) -> list[Column]:
 
 
 def write_report(
-    con: duckdb.DuckDBPyConnection, path: Path, *, rejected: Mapping[str, Mapping[str, int]]
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    rejected: Mapping[str, Mapping[str, int]],
+    not_captured: Mapping[str, Mapping[str, int]] | None = None,
+    states: Mapping[str, str] | None = None,
 ) -> ReportData:
     """Collect, render and write the page (creating its directory); returns what it showed."""
-    data = collect(con, rejected=rejected)
+    data = collect(con, rejected=rejected, not_captured=not_captured, states=states)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(data), encoding="utf-8")
     return data
@@ -649,8 +728,28 @@ def local_report(state: Any, output: Path, *, days: int = 14, con: Any = None) -
             region=state.region,
             in_memory=True,
         )
-    rejected = sums_by_program(
-        boto3.client("cloudwatch", region_name=state.region), "Rejected.", days=days
+    cloudwatch = boto3.client("cloudwatch", region_name=state.region)
+    rejected = sums_by_program(cloudwatch, "Rejected.", days=days)
+    not_captured = sums_by_program(cloudwatch, "NotCaptured.", days=days)
+    write_report(
+        con, output, rejected=rejected, not_captured=not_captured, states=_states(state.region)
     )
-    write_report(con, output, rejected=rejected)
     return output
+
+
+def _states(region: str) -> dict[str, str]:
+    """program -> state, from the program state table (programs without a record are ACTIVE)."""
+    import boto3
+
+    from .local import RESOURCE_NAMES
+
+    pages = (
+        boto3.client("dynamodb", region_name=region)
+        .get_paginator("scan")
+        .paginate(
+            TableName=RESOURCE_NAMES["PROGRAM_STATE_TABLE"],
+            ProjectionExpression="#p, #s",
+            ExpressionAttributeNames={"#p": "program", "#s": "state"},
+        )
+    )
+    return {item["program"]["S"]: item["state"]["S"] for page in pages for item in page["Items"]}

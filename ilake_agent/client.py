@@ -180,6 +180,7 @@ class Client:
             spool_dir, key=key, max_bytes=spool_max_bytes, segment_bytes=spool_segment_bytes
         )
         self._pending = 0  # recorded since the sender last looked
+        self._not_sent: dict[str, int] = {}  # not captured since the last batch cut, by reason
         self._retry_after = 0.0
         self._oldest_unsent: float | None = None
         self._sender = threading.Thread(target=self._run, name="ilake-agent-sender", daemon=True)
@@ -210,8 +211,11 @@ class Client:
                 counters = self.counters
                 counters.not_captured += 1
                 counters.not_captured_by[captured] = counters.not_captured_by.get(captured, 0) + 1
+                self._not_sent[captured] = self._not_sent.get(captured, 0) + 1
             return False
         record, redactions = captured
+        if redactions:  # the counts travel with the event: the lake counts every placeholder
+            record = b'%s,"redacted":%s}' % (record[:-1], msgspec.json.encode(_bounded(redactions)))
         with self._lock:
             if self.paused:
                 return False
@@ -241,7 +245,11 @@ class Client:
                     return self.paused
                 self._idle.clear()
                 self._wake.set()
-                if self.spool.stats().records == 0 and not (self._dir / INFLIGHT).exists():
+                if (
+                    self.spool.stats().records == 0
+                    and not (self._dir / INFLIGHT).exists()
+                    and not self._not_sent
+                ):
                     return True
                 self._idle.wait(min(0.2, max(0.0, deadline - time.monotonic())))
             return self.spool.stats().records == 0
@@ -284,7 +292,8 @@ class Client:
         if (self._dir / INFLIGHT).exists():
             return True  # finish what was started, even across a restart
         if self.spool.stats().records == 0:
-            return False
+            with self._lock:  # on flush, counts of events not captured go out on their own
+                return self._flushes > 0 and bool(self._not_sent)
         with self._lock:
             full = self._pending >= self.limits.max_events
             old = self._oldest_unsent is None or (
@@ -310,11 +319,14 @@ class Client:
         except FileNotFoundError:
             pass
         _, records = self.spool.peek(self.limits.max_events, self.limits.max_bytes)
-        batch = {
+        batch: dict[str, Any] = {
             "batch_id": str(uuid.uuid4()),
             "records": len(records),
             "sent_at": int(time.time() * 1000),
         }
+        with self._lock:  # fixed with the batch, so every retry sends the same counts
+            if self._not_sent and (records or self._flushes):
+                batch["not_captured"], self._not_sent = self._not_sent, {}
         _write_private(path, json.dumps(batch).encode())
         return batch
 
@@ -329,7 +341,7 @@ class Client:
             (self._dir / INFLIGHT).unlink(missing_ok=True)
             self.counters.unreadable_segments += 1
             return "done"
-        if not records:
+        if not records and not batch.get("not_captured"):
             (self._dir / INFLIGHT).unlink(missing_ok=True)
             return "done"
         if len(records) < batch["records"]:
@@ -340,12 +352,14 @@ class Client:
         with self._lock:
             self._pending = max(0, self._pending - len(records))
             self._oldest_unsent = time.monotonic() if self._pending else None
+        not_captured = batch.get("not_captured")
         body = (
-            b'{"schema":"interaction/1","batch_id":"%s","sent_at":%d,"agent":%s,"events":[%s]}'
+            b'{"schema":"interaction/1","batch_id":"%s","sent_at":%d,"agent":%s,%s"events":[%s]}'
             % (
                 batch["batch_id"].encode(),
                 batch["sent_at"],
                 msgspec.json.encode(self._agent),
+                b'"not_captured":%s,' % msgspec.json.encode(not_captured) if not_captured else b"",
                 b",".join(records),
             )
         )
@@ -417,6 +431,11 @@ class Client:
     def _stop_with(self, status: int) -> None:
         self.error = STOPPING.get(status, f"HTTP {status}")
         self._idle.set()
+
+
+def _bounded(counts: dict[str, int]) -> dict[str, int]:
+    """Redaction counts as the schema bounds them (an event never holds 10,000 matches)."""
+    return {kind: min(n, 10_000) for kind, n in counts.items()}
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -865,7 +865,9 @@ _PLAIN: Final[dict[str, frozenset[type]]] = {
 
 
 def _names(cls: type[msgspec.Struct]) -> tuple[str, ...]:
-    return tuple(f.encode_name for f in msgspec.structs.fields(cls))
+    """An event's fields as a recorder may send them: `redacted` is the SDK's own, added to the
+    minimized event (a recorder's claim is an unknown field, dropped and counted)."""
+    return tuple(f.encode_name for f in msgspec.structs.fields(cls) if f.name != "redacted")
 
 
 # Per event type: its fields in schema order but `app` (decided first), its field names with

@@ -53,17 +53,23 @@ class BatchOutcome:
     accepted: int
     rejected: dict[str, int]
     redactions: dict[str, int]
-    redacted_events: int = 0  # stored events that needed at least one redaction
+    redacted_events: int = 0  # stored events holding a placeholder (agent's or ours)
     # id -> canonical text of every text kept in "common" mode: in memory only, to release the
     # texts that are common (the rows hold only the ids until then)
     common_texts: dict[str, str] = field(default_factory=dict)
+    # what the agents did before sending, in counts: redactions in the stored events, by
+    # detector, and events they did not capture since their previous batch, by reason
+    agent_redactions: dict[str, int] = field(default_factory=dict)
+    not_captured: dict[str, int] = field(default_factory=dict)
 
 
 # --- envelope --------------------------------------------------------------------------------
 
 _ENVELOPE = msgspec.json.Decoder(s.Envelope)
 _SCHEMA_OK = re.compile(r"interaction/1(?:\.\d{1,4})?")
-_FIELD_PATH = re.compile(r" - at `(\$(?:\.[a-z_]+|\[\d+\])*)`$")
+# the path msgspec names, never a value: `$.agent.os`, `$.not_captured[...]` (a dict's value),
+# "`key` in `$.not_captured`" (a dict's key)
+_FIELD_PATH = re.compile(r" - at (?:`key` in )?`(\$(?:\.[a-z_]+|\[\d+\]|\[\.\.\.\])*)`$")
 
 
 def decode_envelope(body: bytes) -> s.Envelope:
@@ -192,6 +198,26 @@ _REASONS = (
     (">", "out_of_range"),
     ("Expected", "wrong_type"),
 )
+
+
+# The reasons an agent may give for events it did not capture: its policy's own, and ours (it
+# refuses what we would refuse). Any other code is counted as "other": metric names stay bounded.
+NOT_CAPTURED_REASONS = frozenset(
+    {"invalid", "unknown_type", "type_not_collected", "denied_app", "unreadable"}
+    | {reason for _, reason in _REASONS}
+    | {"invalid_event", "type_not_allowed", "duplicate_event_id", "suppressed_subject"}
+    | {"missing_display", "sampled_out"}
+)
+
+
+def not_captured(claimed: dict[str, int] | None) -> dict[str, int]:
+    """An agent's not-captured counts with unknown reason codes folded into "other"."""
+    if not claimed:
+        return {}
+    folded: Counter[str] = Counter()
+    for reason, n in claimed.items():
+        folded[reason if reason in NOT_CAPTURED_REASONS else "other"] += n
+    return dict(folded)
 
 
 def _reason(exc: msgspec.ValidationError) -> str:
@@ -350,14 +376,12 @@ class _Tally:
     """Redaction totals for the batch. Per-event count dicts are shared (memoized) objects, so
     they are tallied by identity and multiplied out once at the end."""
 
-    __slots__ = ("_seen", "events")
+    __slots__ = ("_seen",)
 
     def __init__(self) -> None:
         self._seen: dict[int, list[Any]] = {}
-        self.events = 0
 
     def add(self, counts: dict[str, int]) -> None:
-        self.events += 1
         entry = self._seen.get(id(counts))
         if entry is None:
             self._seen[id(counts)] = [counts, 1]
@@ -395,6 +419,8 @@ def process_batch(
     if dropped_fields:
         extra["unknown_field"] = dropped_fields
     tally = _Tally()
+    claimed: Counter[str] = Counter()  # the agent's redactions in the events stored
+    redacted_rows = 0
     batch_id = str(envelope.batch_id)
     agent_version = ctx.token(envelope.agent.version, _AGENT_FIELD)
     agent_os = ctx.token(envelope.agent.os, _AGENT_FIELD)
@@ -502,6 +528,10 @@ def process_batch(
 
         if counts:
             tally.add(counts)
+        if ev.redacted:  # replaced by the agent before sending: the row counts it too
+            claimed.update(ev.redacted)
+            counts = _merge(counts, ev.redacted)
+        redacted_rows += bool(counts)
         append(
             (
                 event_id,
@@ -562,8 +592,10 @@ def process_batch(
         len(rows),
         dict(rejected),
         tally.totals(extra),
-        tally.events,
+        redacted_rows,
         _stored_texts(ctx.common_texts, table),
+        agent_redactions=dict(claimed),
+        not_captured=not_captured(envelope.not_captured),
     )
 
 

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from .redact import DETECTORS
+
 SCHEMA_MAJOR = "interaction/1"
 
 # Epoch milliseconds between 2000-01-01 and 2100-01-01: anything outside is a broken clock or a
@@ -34,6 +36,33 @@ KeyName = Annotated[str, Meta(min_length=1, max_length=32)]
 Pixels = Annotated[int, Meta(ge=1, le=100_000)]
 # Typed text and clipboard bodies are never stored; the caps only bound the work of measuring them.
 Body = Annotated[str, Meta(max_length=1_048_576)]
+
+# What an agent already replaced or left out of an event before sending it, in counts only: the
+# server adds them to the row's `redactions`, so the lake counts every placeholder it holds.
+REDACTION_KINDS: tuple[str, ...] = (*DETECTORS, "unknown_field", "clipboard_content")
+RedactionKind = Annotated[str, Meta(pattern=f"^(?:{'|'.join(REDACTION_KINDS)})$")]
+Redacted = Annotated[
+    dict[RedactionKind, Annotated[int, Meta(ge=1, le=10_000)]],
+    Meta(
+        max_length=32,
+        description="Set by the agent SDK, never by a recorder: what it replaced with a "
+        "placeholder (by detector) or left out (`unknown_field`, `clipboard_content`) before "
+        "sending, in counts. Added to the stored row's `redactions`.",
+    ),
+]
+# Why an agent did not capture events since its previous batch (its policy or its validation):
+# a reason code, never content. Codes the server does not know are counted as "other".
+ReasonCode = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+NotCaptured = Annotated[
+    dict[ReasonCode, Annotated[int, Meta(ge=1, le=100_000_000)]],
+    Meta(
+        max_length=32,
+        description="Events the agent did not capture since its previous batch, by reason "
+        "(its policy's or its validation's), in counts. Counted in the `NotCaptured.<reason>` "
+        "metrics when the batch is first stored; reasons the server does not know count as "
+        "`other`.",
+    ),
+]
 
 Button = Literal["left", "right", "middle", "back", "forward"]
 Modifier = Literal["ctrl", "alt", "shift", "meta"]
@@ -87,6 +116,7 @@ class EventBase(_Strict, tag_field="type"):
     app: App | None = None
     window: Window | None = None
     display: Display | None = None
+    redacted: Redacted | None = None  # set by the agent SDK, counts only
 
 
 class PointerMove(EventBase, tag="pointer.move", kw_only=True):
@@ -205,3 +235,4 @@ class Envelope(Struct, kw_only=True):
     sent_at: EpochMs
     agent: Agent
     events: msgspec.Raw
+    not_captured: NotCaptured | None = None  # the agent's events not captured, by reason

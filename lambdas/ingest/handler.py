@@ -140,6 +140,10 @@ def post_batch(program: str) -> Response[str]:
         metrics.add_metric(f"Rejected.{reason}", MetricUnit.Count, n)
     for detector, n in answer["redactions"].items():
         metrics.add_metric(f"Redactions.{detector}", MetricUnit.Count, n)
+    for detector, n in stored.agent_redactions.items():  # done on the agent, before sending
+        metrics.add_metric(f"AgentRedactions.{detector}", MetricUnit.Count, n)
+    for reason, n in stored.not_captured.items():  # never sent: the agent's counts only
+        metrics.add_metric(f"NotCaptured.{reason}", MetricUnit.Count, n)
     metrics.add_metric("TextsReleased", MetricUnit.Count, stored.texts_released)
     if stored.text_store_failed:
         metrics.add_metric("TextStoreUnavailable", MetricUnit.Count, 1)

@@ -61,7 +61,7 @@ def _batch_type() -> type[Struct]:
     `Envelope` keeps `events` raw so each event is judged on its own; here they get the event
     union the pipeline decodes them with, and `schema` the pattern the pipeline accepts.
     """
-    fields: list[tuple[str, Any]] = []
+    fields: list[tuple[Any, ...]] = []
     for field in msgspec.structs.fields(s.Envelope):
         kind = field.type
         if field.name == "events":
@@ -83,7 +83,10 @@ def _batch_type() -> type[Struct]:
                     "unknown fields are dropped and counted.",
                 ),
             ]
-        fields.append((field.name, kind))
+        if field.required:
+            fields.append((field.name, kind))
+        else:
+            fields.append((field.name, kind, field.default))
     return msgspec.defstruct(
         "Batch",
         fields,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +76,8 @@ class Stored:
     texts_released: int = 0  # common texts this batch released (it carried them first)
     text_store_failed: bool = False  # the vocabulary did not answer: texts stored as ids only
     replay: bool = False  # the first answer again: nothing was processed or stored this time
+    agent_redactions: dict[str, int] = field(default_factory=dict)  # done before sending
+    not_captured: dict[str, int] = field(default_factory=dict)  # by the agent, by reason
 
 
 class IngestService:
@@ -168,6 +170,8 @@ class IngestService:
             work.texts_released,
             work.text_store_failed,
             replay,
+            work.agent_redactions,
+            work.not_captured,
         )
 
     # -- inside the idempotent section --
@@ -186,6 +190,7 @@ class IngestService:
             redactor=self._redactors[program.name],
         )
         work.events_redacted = outcome.redacted_events
+        work.agent_redactions, work.not_captured = outcome.agent_redactions, outcome.not_captured
         stored_key = None
         if outcome.table is not None:
             table = outcome.table
@@ -280,4 +285,6 @@ class _Work:
     texts_released: int = 0
     text_store_failed: bool = False
     events_redacted: int = 0
+    agent_redactions: dict[str, int] = field(default_factory=dict)
+    not_captured: dict[str, int] = field(default_factory=dict)
     response: dict[str, Any] | None = None  # set once the batch is durable (or had no rows)

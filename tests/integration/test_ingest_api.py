@@ -87,6 +87,8 @@ def test_a_replay_adds_no_metric_but_replays(
 
     sent = batch(30, seed=6)
     sent["events"][0]["type"] = "no.such.type"  # one rejection, to see Rejected.* too
+    sent["events"][1]["redacted"] = {"email": 2}  # what the agent replaced before sending
+    sent["not_captured"] = {"denied_app": 5}  # what the agent did not capture at all
     capsys.readouterr()
     first = invoke(gzip_event("everything", sent))
     [stored] = emf(capsys.readouterr().out)
@@ -96,6 +98,8 @@ def test_a_replay_adds_no_metric_but_replays(
     assert stored["EventsAccepted"] == [first[1]["accepted"]]
     assert stored["Rejected.unknown_type"] == [1.0]
     assert stored["Batches"] == [1.0]
+    assert stored["AgentRedactions.email"] == [2.0]
+    assert stored["NotCaptured.denied_app"] == [5.0]
     assert len(replays) == 3
     for line in replays:
         names = {m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}

@@ -225,3 +225,103 @@ def test_a_corrupt_state_file_is_refused(
     (tmp_path / "local.json").write_text('{"api_url": 1}')
     assert main(["query", "SELECT 1", "--state-dir", str(tmp_path)]) == 2
     assert "not a local mode state file" in capsys.readouterr().err
+
+
+AWS_ENV = ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
+           "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")  # fmt: skip
+AWS_COMMANDS = [
+    ["agents", "list", "-p", "menu-navigation", "--aws", "--table", "agents"],
+    ["agents", "enroll", "-p", "menu-navigation", "--agent-id", "L-1", "--aws", "--table", "a"],
+    ["agents", "revoke", "-p", "menu-navigation", "--agent-id", "L-1", "--aws", "--table", "a"],
+    ["status", "--aws", "--state-table", "s", "--audit-table", "a"],
+    ["audit", "--aws", "--state-table", "s", "--audit-table", "a"],
+    ["pause", "-p", "menu-navigation", "--reason", "r", "--by", "b", "--aws",
+     "--state-table", "s", "--audit-table", "a"],
+    ["query", "--athena", "--aws", "SELECT 1"],
+]  # fmt: skip
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in AWS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.mark.parametrize("argv", AWS_COMMANDS, ids=lambda argv: " ".join(argv[:2]))
+def test_aws_without_a_region_says_which_variable_to_set(
+    argv: list[str], no_aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no AWS region: set AWS_DEFAULT_REGION" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", AWS_COMMANDS, ids=lambda argv: " ".join(argv[:2]))
+def test_aws_without_credentials_says_what_is_missing(
+    argv: list[str],
+    no_aws: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no usable AWS credentials" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_unforeseen_fault_is_one_line_that_quotes_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ilake.cli as cli
+
+    def explode() -> None:
+        raise ValueError("jane.roe@example.com typed this")
+
+    monkeypatch.setattr(cli, "_programs", explode)
+    assert main(["programs", "list"]) == 3
+    err = capsys.readouterr().err
+    assert "unexpected ValueError" in err
+    assert "jane.roe" not in err
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_exits_130_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ilake.cli as cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_programs", interrupted)
+    assert main(["programs", "list"]) == 130
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_help_paragraphs_are_left_to_the_terminal_to_wrap() -> None:
+    """A docstring's line breaks inside a paragraph cut sentences in two at 80 columns."""
+    from ilake.cli import reflow
+
+    text = "First line\ngoes on.\n\nExamples:\n  ilake a\n  ilake b\nThen prose\nagain."
+    assert (
+        reflow(text) == "First line goes on.\n\nExamples:\n  ilake a\n  ilake b\nThen prose again."
+    )
+    import typer.main
+
+    group = typer.main.get_command(app)
+    seen = 0
+    stack = [group]
+    while stack:
+        command = stack.pop()
+        stack += list(getattr(command, "commands", {}).values())
+        if command.help:
+            assert reflow(command.help) == command.help.strip(), command.name
+            seen += 1
+    assert seen >= len(COMMANDS)

@@ -402,3 +402,57 @@ def test_common_texts_add_up_to_the_rows_and_show_released_titles_only() -> None
     page = render_html(ReportData("now", (report,), 3))
     assert "Common texts: released, or ids only" in page
     assert "33%" in page
+
+
+def test_what_the_agents_did_not_capture_is_shown_by_reason() -> None:
+    data = collect(
+        empty_lake(),
+        rejected={},
+        not_captured={"menu-navigation": {"denied_app": 12, "type_not_collected": 3}},
+    )
+    [report] = data.programs
+    assert report.not_captured == (Tally("denied_app", 12), Tally("type_not_collected", 3))
+    assert data.not_captured_events == 15
+    page = render_html(data)
+    assert "Not captured by the agents, by reason" in page
+    assert "15</b><span>events not captured by the agents" in page
+
+
+def test_a_purged_program_says_so_instead_of_looking_like_data_loss() -> None:
+    data = collect(
+        empty_lake(), rejected={"retired": {"denied_app": 3}}, states={"retired": "PURGED"}
+    )
+    [report] = data.programs
+    assert report.state == "PURGED"
+    page = render_html(data)
+    assert "PURGED: every object version" in page
+    assert '<td class="text">PURGED</td>' in page
+
+
+def test_the_page_reads_at_phone_width(page: str) -> None:
+    """Tables scroll inside their box and charts keep their drawn size (and so their text
+    size) on a narrow screen, instead of pushing the page sideways or shrinking."""
+    assert page.count("<table>") == page.count('<div class="scroll"><table>')
+    assert "@media (max-width: 640px)" in page
+    phone = page.split("@media (max-width: 640px)", 1)[1].split("}\n}", 1)[0]
+    assert ".card svg { max-width: none; }" in phone
+    assert ".card { overflow-x: auto; }" in phone
+
+
+def test_hours_without_events_are_said_to_be_quiet_not_lost(data: ReportData) -> None:
+    import html
+    from dataclasses import replace
+
+    from ilake.report import HourCount
+
+    program = replace(
+        data.programs[0],
+        hourly=(
+            HourCount("2026-11-20", 9, "pointer.click", 5),
+            HourCount("2026-11-20", 12, "pointer.click", 3),
+        ),
+    )
+    page = html.unescape(render_html(replace(data, programs=(program,))))
+    assert "2 hours without a column: no one's recorded work fell in them" in page
+    busy = replace(program, hourly=(HourCount("2026-11-20", 9, "pointer.click", 5),))
+    assert "without a column" not in render_html(replace(data, programs=(busy,)))
