@@ -326,6 +326,12 @@ def simulate(
 # -- query -----------------------------------------------------------------------------------
 
 
+LOCAL_ATHENA_NOTICE = (
+    "note: local mode's Athena is moto's, which returns canned results and runs no SQL; "
+    "for real answers over the local lake, leave out --athena (DuckDB)"
+)
+
+
 def _day(value: str | None) -> date:
     """`--dt` as a calendar day; today (UTC) when not given. The refusal never repeats it."""
     from lambdas.core.analytics import parse_day
@@ -398,6 +404,8 @@ def query(
             import boto3
 
             region = None if aws else _local_state(state_dir).region
+            if not aws:
+                err.print(LOCAL_ATHENA_NOTICE, markup=False, soft_wrap=True)
             client = boto3.client("athena", region_name=region)
             result = run_athena(client, sql, workgroup=workgroup, database=database, params=params)
         else:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ilake.cli import main
+from ilake.cli import LOCAL_ATHENA_NOTICE, main
 from ilake.loadgen import Agent, Summary
 from ilake.local import LocalState, free_port
 from ilake.metrics import sums_by_program
@@ -254,6 +254,30 @@ def test_athena_path_runs_in_the_workgroup_and_pages_moto_canned_results(
     assert rows == [{"type": "pointer.click", "n": "42"}]
     executions = local_client(state, "athena").list_query_executions(WorkGroup="interaction-lake")
     assert executions["QueryExecutionIds"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["SELECT count(*) FROM interactions"],
+        ["SELEKT nonsense FROM nowhere"],
+        ["--named", "daily-volume", "--program", "shortcut-learning"],
+    ],
+    ids=["sql", "invalid-sql", "named"],
+)
+def test_athena_in_local_mode_says_its_answers_are_canned(
+    stack: tuple[LocalState, Path], argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto runs no SQL, so even invalid SQL 'succeeds': one line on stderr says so, and what
+    came back is still shown."""
+    _, state_dir = stack
+    capsys.readouterr()
+    assert main(["query", *argv, "--athena", "--state-dir", str(state_dir)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == LOCAL_ATHENA_NOTICE
+    assert "canned results" in err[0]
+    assert "leave out --athena" in err[0]
+    assert err[-1].endswith("row(s)")
 
 
 def test_athena_gets_a_named_querys_values_as_execution_parameters(
