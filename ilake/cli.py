@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -328,15 +328,36 @@ def simulate(
 # -- query -----------------------------------------------------------------------------------
 
 
+LOCAL_ATHENA_NOTICE = (
+    "note: local mode's Athena is moto's, which returns canned results and runs no SQL; "
+    "for real answers over the local lake, leave out --athena (DuckDB)"
+)
+
+
+def _day(value: str | None) -> date:
+    """`--dt` as a calendar day; today (UTC) when not given. The refusal never repeats it."""
+    from lambdas.core.analytics import parse_day
+
+    if value is None:
+        return datetime.now(UTC).date()
+    try:
+        return parse_day(value)
+    except ValueError:
+        fail("--dt must be a calendar day written YYYY-MM-DD, such as 2026-12-02")
+
+
 @app.command()
 def query(
     sql: Annotated[str | None, typer.Argument(help="SQL over the table `interactions`.")] = None,
     named: Annotated[
         str | None, typer.Option(help="Run a named query from queries/ instead of SQL.")
     ] = None,
-    program: Annotated[str | None, typer.Option(help="{program} of a named query.")] = None,
+    program: Annotated[
+        str | None, typer.Option(help="The declared program a named query reads.")
+    ] = None,
     dt: Annotated[
-        str | None, typer.Option(help="{dt} of a named query (YYYY-MM-DD, default today UTC).")
+        str | None,
+        typer.Option(help="The day a named query reads, YYYY-MM-DD (default today, UTC)."),
     ] = None,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Output format.")
@@ -352,11 +373,13 @@ def query(
     """Query the lake with SQL (DuckDB locally, or the Athena workgroup).
 
     Locally DuckDB reads the Parquet through the S3 endpoint; the named queries are the same
-    SQL the Athena workgroup publishes. Bad SQL exits 2 with the reason.
+    SQL the Athena workgroup publishes, with --program and --dt bound as parameters (never
+    pasted into the SQL). Each named query's description says which days --dt selects. Bad SQL
+    or a bad --dt exits 2 with the reason.
 
     Examples:
       [bold]ilake query "SELECT type, count(*) AS n FROM interactions GROUP BY 1 ORDER BY 2 DESC"[/]
-      [bold]ilake query --named menu-paths --program menu-navigation --format csv[/]
+      [bold]ilake query --named menu-paths --program menu-navigation --dt 2026-12-02 -f csv[/]
       [bold]ilake query --athena "SELECT count(*) FROM interactions"[/]
     """
     from lambdas.core.analytics import named_queries
@@ -365,22 +388,28 @@ def query(
 
     if (sql is None) == (named is None):
         fail("give either SQL or --named NAME")
-    if named is not None:
+    params: list[str] = []
+    if named is None:
+        if program is not None or dt is not None:
+            fail("--program and --dt go with --named; in your own SQL, filter with WHERE")
+    else:
         queries = named_queries()
         if named not in queries:
-            fail(f"no named query {named!r} (known: {', '.join(queries)})")
+            fail(f"no such named query (known: {', '.join(queries)})")
         if program is None:
             fail("a named query needs --program")
         _program(program)
-        sql = queries[named].render(program=program, dt=dt or datetime.now(UTC).date().isoformat())
+        sql, params = queries[named].bind(program=program, dt=_day(dt))
     assert sql is not None
     try:
         if athena:
             import boto3
 
             region = None if aws else _local_state(state_dir).region
+            if not aws:
+                err.print(LOCAL_ATHENA_NOTICE, markup=False, soft_wrap=True)
             client = boto3.client("athena", region_name=region)
-            result = run_athena(client, sql, workgroup=workgroup, database=database)
+            result = run_athena(client, sql, workgroup=workgroup, database=database, params=params)
         else:
             if aws:
                 fail("--aws queries run on Athena: add --athena")
@@ -388,7 +417,7 @@ def query(
             con = open_lake(
                 endpoint_url=state.aws_endpoint_url, bucket=state.bucket, region=state.region
             )
-            result = run_duckdb(con, sql)
+            result = run_duckdb(con, sql, params)
     except QueryError as exc:
         fail(f"query refused: {exc}")
     print_rows(result.columns, result.rows, output)

@@ -304,10 +304,10 @@ def _queries(con: Any, programs: list[str], console: Console) -> None:
 
     from .query import run_duckdb
 
-    today = datetime.now(UTC).date().isoformat()
+    today = datetime.now(UTC).date()
     for program in programs:
         for query in named_queries().values():
-            result = run_duckdb(con, query.render(program=program, dt=today))
+            result = run_duckdb(con, *query.bind(program=program, dt=today))
             print_rows(
                 result.columns,
                 result.rows[:5],

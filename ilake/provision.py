@@ -133,9 +133,9 @@ def provision_catalog(clients: Clients, location: str, programs: list[str]) -> N
     for query in named_queries().values():
         clients.athena.create_named_query(
             Name=query.name,
-            Description=query.description,
+            Description=query.published_description,
             Database=resources.DATABASE,
-            QueryString=resources.published_sql(query, programs),
+            QueryString=resources.published_sql(query),
             WorkGroup=resources.WORKGROUP,
         )
 

@@ -5,12 +5,15 @@ endpoint (moto), with the partition columns `program`, `dt` and `hour` typed as 
 them. DuckDB scans it with filter pushdown, so `WHERE program = ... AND dt = ...` prunes objects
 as partition projection does in Athena. DuckDB lacks a few Trino functions that the named queries
 use; `TRINO_COMPAT` defines them as macros so the Athena SQL runs unchanged.
+
+Values (a named query's program and day) are always parameters, never part of the SQL text:
+DuckDB binds them, Athena receives them as `ExecutionParameters` (see `athena_literal`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +109,14 @@ def connect(interactions: Any) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run_duckdb(con: duckdb.DuckDBPyConnection, sql: str) -> Result:
+def run_duckdb(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[str] = ()) -> Result:
+    """Run `sql` with `params` bound to its `?` marks, in order."""
     try:
+        if params:
+            cursor = con.execute(sql, list(params))
+            if cursor.description is None:
+                return Result([], [])
+            return Result([c[0] for c in cursor.description], cursor.fetchall())
         relation = con.sql(sql)
         if relation is None:
             return Result([], [])
@@ -116,23 +125,34 @@ def run_duckdb(con: duckdb.DuckDBPyConnection, sql: str) -> Result:
         raise QueryError(_first_line(str(exc))) from None
 
 
+def athena_literal(value: str) -> str:
+    """A string as Athena takes an execution parameter: a SQL literal, so quoted, with quotes
+    doubled. The value stays one literal whatever it holds."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def run_athena(
     athena: Any,
     sql: str,
     *,
     workgroup: str,
     database: str,
+    params: Sequence[str] = (),
     poll_seconds: float = 0.5,
     timeout_seconds: float = 300,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Result:
-    """Start the query in the workgroup (its enforced settings apply), wait for it, page the
-    results. The first row of Athena's result set is the header for SELECTs."""
-    execution = athena.start_query_execution(
-        QueryString=sql,
-        WorkGroup=workgroup,
-        QueryExecutionContext={"Database": database},
-    )["QueryExecutionId"]
+    """Start the query in the workgroup (its enforced settings apply) with `params` for its `?`
+    marks, wait for it, page the results. The first row of Athena's result set is the header
+    for SELECTs."""
+    request: dict[str, Any] = {
+        "QueryString": sql,
+        "WorkGroup": workgroup,
+        "QueryExecutionContext": {"Database": database},
+    }
+    if params:  # Athena refuses an empty list
+        request["ExecutionParameters"] = [athena_literal(value) for value in params]
+    execution = athena.start_query_execution(**request)["QueryExecutionId"]
     waited = 0.0
     while True:
         status = athena.get_query_execution(QueryExecutionId=execution)["QueryExecution"]["Status"]

@@ -139,9 +139,9 @@ class LakeCatalog(Construct):
                 self,
                 f"Query{''.join(p.capitalize() for p in query.name.split('-'))}",
                 name=query.name,
-                description=query.description,
+                description=query.published_description,
                 database=DATABASE,
                 work_group=self.workgroup.name,
-                query_string=published_sql(query, programs),
+                query_string=published_sql(query),
             )
             named.node.add_dependency(self.workgroup)

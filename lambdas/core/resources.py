@@ -87,10 +87,11 @@ def projection(location: str, programs: Iterable[str]) -> dict[str, str]:
     }
 
 
-def published_sql(query: NamedQuery, programs: Iterable[str]) -> str:
-    """The text a named query is saved with in the workgroup: runnable as it stands, for the
-    first program (sorted) from the first projected day."""
-    return query.render(program=min(programs, default="program"), dt=PROJECTION_START)
+def published_sql(query: NamedQuery) -> str:
+    """The text a named query is saved with in the workgroup: its `?` form, so the console asks
+    for the program and the day (in the order its description lists) and no value is ever part
+    of the SQL."""
+    return query.positional_sql
 
 
 # The governance workflows (DESIGN 4.6): one ASL file each in workflows/, used by the CDK app and

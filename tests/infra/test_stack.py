@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -184,8 +185,27 @@ def test_athena_workgroup_is_enforced_encrypted_and_capped(synth: Synth) -> None
     assert encryption["EncryptionOption"] == "SSE_KMS"
     queries = synth.resources("AWS::Athena::NamedQuery")
     assert len(queries) == len(named_queries()) == 5
-    for query in queries.values():
-        assert "FROM interactions" in query["Properties"]["QueryString"]
+
+
+def test_named_queries_are_published_with_marks_for_the_program_and_the_day(
+    synth: Synth,
+) -> None:
+    """The console asks for the values; none is part of the saved SQL, and the description
+    lists them in the order of the marks."""
+    published = {
+        q["Properties"]["Name"]: q["Properties"]
+        for q in synth.resources("AWS::Athena::NamedQuery").values()
+    }
+    for name, query in named_queries().items():
+        props = published[name]
+        sql = props["QueryString"]
+        assert "FROM interactions" in sql
+        assert sql == query.positional_sql
+        assert "{" not in sql
+        assert not re.search(r"'(menu-navigation|shortcut-learning|\d{4}-\d{2}-\d{2})'", sql)
+        assert sql.count("?") == len(query.parameters) >= 2
+        assert props["Description"].startswith(query.description)
+        assert props["Description"].endswith(": " + ", ".join(query.parameters))
 
 
 @pytest.mark.parametrize("service", ["s3", "kms", "dynamodb", "secretsmanager"])

@@ -12,18 +12,20 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ilake.cli import main
+from ilake.cli import LOCAL_ATHENA_NOTICE, main
 from ilake.loadgen import Agent, Summary
 from ilake.local import LocalState, free_port
 from ilake.metrics import sums_by_program
 from ilake.simulate import make_batch
 from ilake.ui import simulate_with_progress
 from lambdas.core.agents import enroll_agent
+from lambdas.core.analytics import named_queries
 
 from .conftest import local_client, running_local_stack
 
@@ -137,6 +139,49 @@ def test_named_queries_run_through_the_cli(
     assert sum(row["events"] for row in volume) == simulated[program].accepted
 
 
+def named_json(
+    state_dir: Path, name: str, program: str, capsys: pytest.CaptureFixture[str], *extra: str
+) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    argv = ["query", "--named", name, "--program", program, "--format", "json", *extra]
+    assert main([*argv, "--state-dir", str(state_dir)]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_dt_selects_the_days_each_named_query_reads(
+    stack: tuple[LocalState, Path],
+    simulated: dict[str, Summary],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The lake holds today's batches (yesterday's too if the run crossed midnight, UTC): the
+    day before the first reads nothing, the last day reads them all."""
+    _, state_dir = stack
+    [days] = query_json(
+        state_dir, "SELECT min(dt) AS first, max(dt) AS last FROM interactions", capsys
+    )
+    before = (date.fromisoformat(days["first"]) - timedelta(days=1)).isoformat()
+    for name in named_queries():
+        assert named_json(state_dir, name, "menu-navigation", capsys, "--dt", before) == []
+    volume = named_json(state_dir, "daily-volume", "menu-navigation", capsys, "--dt", days["last"])
+    assert sum(row["events"] for row in volume) == simulated["menu-navigation"].accepted
+
+
+def test_a_dt_written_as_sql_is_refused_and_reads_nothing(
+    stack: tuple[LocalState, Path],
+    simulated: dict[str, Summary],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, state_dir = stack
+    for name in named_queries():
+        capsys.readouterr()
+        argv = ["query", "--named", name, "--program", "menu-navigation", "-f", "json"]
+        assert main([*argv, "--dt", "2026-12-02' OR '1'='1", "--state-dir", str(state_dir)]) == 2
+        refused = capsys.readouterr()
+        assert refused.out == ""
+        assert "--dt must be a calendar day" in refused.err
+        assert "OR '1'='1" not in refused.err
+
+
 def test_csv_and_table_formats(
     stack: tuple[LocalState, Path],
     simulated: dict[str, Summary],
@@ -209,6 +254,53 @@ def test_athena_path_runs_in_the_workgroup_and_pages_moto_canned_results(
     assert rows == [{"type": "pointer.click", "n": "42"}]
     executions = local_client(state, "athena").list_query_executions(WorkGroup="interaction-lake")
     assert executions["QueryExecutionIds"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["SELECT count(*) FROM interactions"],
+        ["SELEKT nonsense FROM nowhere"],
+        ["--named", "daily-volume", "--program", "shortcut-learning"],
+    ],
+    ids=["sql", "invalid-sql", "named"],
+)
+def test_athena_in_local_mode_says_its_answers_are_canned(
+    stack: tuple[LocalState, Path], argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto runs no SQL, so even invalid SQL 'succeeds': one line on stderr says so, and what
+    came back is still shown."""
+    _, state_dir = stack
+    capsys.readouterr()
+    assert main(["query", *argv, "--athena", "--state-dir", str(state_dir)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == LOCAL_ATHENA_NOTICE
+    assert "canned results" in err[0]
+    assert "leave out --athena" in err[0]
+    assert err[-1].endswith("row(s)")
+
+
+def test_athena_gets_a_named_querys_values_as_execution_parameters(
+    stack: tuple[LocalState, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """moto records the query and its execution parameters (and runs no SQL)."""
+    state, state_dir = stack
+    athena = local_client(state, "athena")
+    before = set(athena.list_query_executions(WorkGroup="interaction-lake")["QueryExecutionIds"])
+    capsys.readouterr()
+    argv = ["query", "--named", "menu-paths", "--program", "menu-navigation", "--athena"]
+    assert main([*argv, "--dt", "2026-12-02", "--state-dir", str(state_dir)]) == 0
+    [started] = (
+        set(athena.list_query_executions(WorkGroup="interaction-lake")["QueryExecutionIds"])
+        - before
+    )
+    execution = athena.get_query_execution(QueryExecutionId=started)["QueryExecution"]
+    assert execution["Query"] == named_queries()["menu-paths"].positional_sql
+    assert execution["ExecutionParameters"] == [
+        "'menu-navigation'",
+        "'2026-12-02'",
+        "'2026-12-02'",
+    ]
 
 
 def test_agents_enroll_list_revoke_through_the_cli(

@@ -193,6 +193,46 @@ def test_query_needs_sql_or_a_named_query_but_not_both(
     assert "--program" in capsys.readouterr().err
 
 
+def test_an_unknown_named_query_is_refused_without_repeating_its_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["query", "--named", "menu-paths' --", "--program", "menu-navigation"]) == 2
+    err = capsys.readouterr().err
+    assert "no such named query" in err
+    assert "menu-paths'" not in err
+
+
+@pytest.mark.parametrize(
+    "dt",
+    ["2026-12-02' OR '1'='1", "2026-02-30", "20261202", "2026-W48-3", "yesterday", ""],
+    ids=["injection", "no-such-day", "compact", "week-date", "word", "empty"],
+)
+def test_a_dt_that_is_not_a_calendar_day_is_refused_before_anything_runs(
+    dt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused with one line naming the option and the format, never the value, before local
+    mode is even looked for (tmp_path holds no local.json)."""
+    argv = ["query", "--named", "daily-volume", "--program", "menu-navigation", "--dt", dt]
+    assert main([*argv, "--state-dir", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert "--dt must be a calendar day written YYYY-MM-DD" in captured.err
+    assert "local.json" not in captured.err
+    if dt:
+        assert dt not in captured.err
+    assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("option", [["--program", "menu-navigation"], ["--dt", "2026-12-02"]])
+def test_program_and_dt_go_with_a_named_query_only(
+    option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given with your own SQL they would filter nothing: refused rather than ignored."""
+    assert main(["query", "SELECT count(*) FROM interactions", *option]) == 2
+    assert "--program and --dt go with --named" in capsys.readouterr().err
+
+
 def test_aws_agents_commands_need_the_stacks_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["agents", "list", "--program", "menu-navigation", "--aws"]) == 2
     assert "--table" in capsys.readouterr().err
