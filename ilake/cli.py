@@ -80,7 +80,10 @@ def _programs() -> dict[str, Program]:
 def _program(name: str) -> Program:
     programs = _programs()
     if name not in programs:
-        fail(f"no such program: {name!r} (declared: {', '.join(sorted(programs))})")
+        from lambdas.core.programs import PROGRAM_NAME
+
+        shown = repr(name) if PROGRAM_NAME.fullmatch(name) else "(not a program name)"
+        fail(f"no such program: {shown} (declared: {', '.join(sorted(programs))})")
     return programs[name]
 
 

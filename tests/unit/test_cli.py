@@ -365,3 +365,13 @@ def test_help_paragraphs_are_left_to_the_terminal_to_wrap() -> None:
             assert reflow(command.help) == command.help.strip(), command.name
             seen += 1
     assert seen >= len(COMMANDS)
+
+
+def test_an_unknown_program_that_is_not_a_name_is_not_echoed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["programs", "show", "x'; DROP TABLE interactions;--\x1b[2J"]) == 2
+    err = capsys.readouterr().err
+    assert "DROP" not in err
+    assert "\x1b" not in err
+    assert "(not a program name)" in err
