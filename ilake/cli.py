@@ -24,7 +24,15 @@ from lambdas.core import resources
 from lambdas.core.programs import Program, ProgramError, load_programs
 from lambdas.core.settings import BUNDLED_PROGRAMS
 
-from .ui import OutputFormat, err, out, print_rows, print_summary, simulate_with_progress
+from .ui import (
+    OutputFormat,
+    err,
+    out,
+    print_rows,
+    print_summary,
+    simulate_with_progress,
+    utc,
+)
 
 app = typer.Typer(
     name="ilake",
@@ -291,7 +299,7 @@ def agents_revoke(
 
 
 def _utc(epoch_s: int) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M")
+    return utc(epoch_s)
 
 
 # -- simulate --------------------------------------------------------------------------------
@@ -675,7 +683,7 @@ def status(
                 record.get("state", "ACTIVE"),
                 "yes" if record.get("locked") else "no",
                 record.get("changed_by", ""),
-                str(record.get("changed_at", ""))[:19],
+                utc(record.get("changed_at")),
                 len(record.get("suppressed_subjects", [])),
                 record.get("purged_objects", ""),
             )
@@ -710,7 +718,7 @@ def audit(
     counted = ("objects", "bytes", "delete_markers", "texts", "files", "rows")
     rows = [
         (
-            str(r.get("at", ""))[:19],
+            utc(r.get("at")),
             r.get("program", ""),
             r.get("action", ""),
             r.get("outcome", ""),

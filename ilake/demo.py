@@ -29,7 +29,7 @@ from rich.console import Console
 from .loadgen import SUBJECTS, Agent
 from .local import LocalModeError, LocalStack, LocalState, free_port
 from .simulate import make_batch
-from .ui import print_rows, print_summary, simulate_with_progress
+from .ui import print_rows, print_summary, simulate_with_progress, utc
 
 
 class DemoError(Exception):
@@ -199,7 +199,7 @@ def _governance(state: LocalState, programs: list[str], console: Console) -> Non
     )
     rows = [
         (
-            str(r.get("at", ""))[11:19],
+            utc(r.get("at"))[11:],
             r.get("program", ""),
             r.get("action", ""),
             r.get("outcome", ""),

@@ -104,3 +104,21 @@ def print_summary(summary: Summary) -> None:
 
 def counts(counter: Counter[Any]) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in counter.most_common()) or "none"
+
+
+def utc(value: float | str | None) -> str:
+    """Every time a command shows, one way: 'YYYY-MM-DD HH:MM:SS' in UTC (the column headers say
+    UTC). Takes epoch seconds or an ISO 8601 string; '' for none, the text itself if unparsable."""
+    from datetime import UTC, datetime
+
+    if value is None or value == "":
+        return ""
+    try:
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value)
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        else:
+            moment = datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError):
+        return str(value)
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"

@@ -375,3 +375,20 @@ def test_an_unknown_program_that_is_not_a_name_is_not_echoed(
     assert "DROP" not in err
     assert "\x1b" not in err
     assert "(not a program name)" in err
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (1_764_633_600, "2025-12-02 00:00:00"),
+        ("2026-12-02T16:46:04.123456+00:00", "2026-12-02 16:46:04"),
+        ("2026-12-02T17:46:04+01:00", "2026-12-02 16:46:04"),
+        ("2026-12-02T16:46:04", "2026-12-02 16:46:04"),
+        (None, ""),
+        ("not a time", "not a time"),
+    ],
+)
+def test_every_command_shows_times_one_way(value: object, shown: str) -> None:
+    from ilake.ui import utc
+
+    assert utc(value) == shown  # type: ignore[arg-type]
