@@ -69,7 +69,7 @@ options = _Options()
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}")
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, unwrapped
     raise typer.Exit(code)
 
 
@@ -79,6 +79,8 @@ def _root(programs: Annotated[Path | None, PROGRAMS_OPTION] = None) -> None:
 
 
 def _programs() -> dict[str, Program]:
+    if not options.programs_dir.is_dir():
+        fail(f"--programs {options.programs_dir}: no such directory")
     try:
         return load_programs(options.programs_dir)
     except ProgramError as exc:
@@ -1087,7 +1089,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the last line of defence, on purpose
         message, code = unforeseen(exc)
-        err.print(f"[bold red]error:[/] {escape(message)}")
+        err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
         return code
     return 0
 
