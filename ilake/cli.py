@@ -59,7 +59,7 @@ options = _Options()
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}")
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, however long
     raise typer.Exit(code)
 
 
@@ -462,14 +462,21 @@ def _said(value: str, option: str) -> str:
 
 
 def _run_workflow(
-    governance: Any, workflow: str, payload: dict[str, Any], timeout: float
+    governance: Any,
+    workflow: str,
+    payload: dict[str, Any],
+    timeout: float,
+    refusals: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Start, wait, print the outcome; a workflow that fails exits 2 with its error."""
+    """Start, wait, print the outcome; a workflow that fails exits 2 with its error, or with
+    the sentence `refusals` gives for that error."""
     execution = governance.start(workflow, payload)
     err.print(f"{workflow} started: {execution}")
     outcome = governance.wait(execution, timeout)
     if outcome.status == "RUNNING":
         fail(f"{workflow} still running after {timeout:g} s: {execution}")
+    if outcome.status == "FAILED" and refusals and outcome.error in refusals:
+        fail(refusals[outcome.error])
     if outcome.status != "SUCCEEDED":
         fail(f"{workflow} {outcome.status.lower()}: {outcome.error}: {outcome.cause}")
     out.print(f"{workflow} succeeded: {json.dumps(outcome.output, sort_keys=True)}")
@@ -598,6 +605,13 @@ def erase(
     subject: Annotated[str, typer.Option(help="The person's account name, as agents saw it.")],
     reason: ReasonOption,
     by: ByOption,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Suppress the person's future events even though the lake holds no row of them.",
+        ),
+    ] = False,
     timeout: TimeoutOption = 600,
     aws: AwsFlag = False,
     state_table: StateTableOption = None,
@@ -606,6 +620,8 @@ def erase(
 ) -> None:
     """Erase one person's rows from a program and drop their future events (audited).
 
+    A subject with no row in the lake (and not erased before) is refused, most likely a
+    misspelt name: nothing is erased or suppressed (exit 2). --force suppresses them anyway.
     The audit trail keeps the pseudonym, never the name.
 
     Example: [bold]ilake erase -p menu-navigation --subject jdoe --reason "art. 17" --by dpo[/]
@@ -615,8 +631,20 @@ def erase(
     if not subject.strip():
         fail("--subject must not be empty")
     governance = _governance(aws, state_dir, state_table, audit_table)
-    payload = {"program": program, "subject": subject, "reason": reason, "requested_by": by}
-    _run_workflow(governance, "erase-subject", payload, timeout)
+    payload = {
+        "program": program,
+        "subject": subject,
+        "reason": reason,
+        "requested_by": by,
+        "force": force,
+    }
+    not_found = (
+        f"refused: 0 rows of that subject in {program}; nothing was erased or suppressed. Check "
+        "the spelling of --subject, or add --force to suppress their future events anyway"
+    )
+    _run_workflow(
+        governance, "erase-subject", payload, timeout, refusals={"SubjectNotFound": not_found}
+    )
 
 
 @app.command()
