@@ -213,36 +213,69 @@ def agents_enroll(
     program: ProgramOption,
     agent_id: Annotated[str, typer.Option(help="The agent's id, e.g. the device name.")],
     ttl_days: Annotated[int, typer.Option(min=1, max=3650, help="Token lifetime.")] = 365,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Revoke the agent id's active token(s) and issue a new one."
+        ),
+    ] = False,
     table: TableOption = None,
     aws: AwsFlag = False,
     state_dir: StateDir = DEFAULT_STATE_DIR,
 ) -> None:
     """Create a token for an agent of a program (printed once, stored hashed).
 
-    Only the token's SHA-256 is stored: give the printed token to the agent now.
+    Only the token's SHA-256 is stored: give the printed token to the agent now. Its
+    fingerprint (the first 12 hex digits of the SHA-256) goes to stderr, to match the token
+    with its row in `ilake agents list`. An agent id that has an active token is refused
+    unless --replace, which revokes the old token(s) in the same write.
 
     Example: [bold]ilake agents enroll --program menu-navigation --agent-id LAPTOP-42[/]
     """
-    from lambdas.core.agents import enroll_agent
+    from lambdas.core.agents import MAX_REPLACED, AlreadyEnrolled, EnrolledMeanwhile, enroll_agent
 
     _program(program)
     dynamodb, name = _agents_table(table, aws, state_dir)
     try:
-        token = enroll_agent(dynamodb, name, program=program, agent_id=agent_id, ttl_days=ttl_days)
+        enrolled = enroll_agent(
+            dynamodb, name, program=program, agent_id=agent_id, ttl_days=ttl_days, replace=replace
+        )
     except ValueError as exc:
         fail(str(exc))
-    err.print(f"enrolled {agent_id} in {program}; the token is shown once:")
-    print(token)
+    except AlreadyEnrolled as exc:
+        if exc.active > MAX_REPLACED:
+            fail(
+                f"refused: {agent_id} has {exc.active} active tokens in {program}, too many to "
+                "replace at once: ilake agents revoke them first"
+            )
+        fail(
+            f"refused: {agent_id} already has {exc.active} active token(s) in {program}; "
+            "add --replace to revoke it and issue a new one"
+        )
+    except EnrolledMeanwhile:
+        fail(f"refused: {agent_id} was enrolled in {program} by someone else meanwhile; run again")
+    replaced = f", revoked {enrolled.revoked} earlier token(s)" if enrolled.revoked else ""
+    err.print(
+        f"enrolled {agent_id} in {program}{replaced}; token fingerprint {enrolled.fingerprint}; "
+        "the token is shown once:"
+    )
+    print(enrolled.token)
 
 
 @agents_app.command("list")
 def agents_list(
     program: ProgramOption,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.table,
     table: TableOption = None,
     aws: AwsFlag = False,
     state_dir: StateDir = DEFAULT_STATE_DIR,
 ) -> None:
-    """List a program's agents and their token status (tokens are never shown again).
+    """List a program's agent tokens: fingerprint, status, when enrolled and when they expire.
+
+    Tokens are never shown again; the fingerprint (the first 12 hex digits of the token's
+    SHA-256, as `ilake agents enroll` printed it) tells two tokens of one agent apart.
 
     Example: [bold]ilake agents list --program menu-navigation[/]
     """
@@ -250,15 +283,18 @@ def agents_list(
 
     _program(program)
     dynamodb, name = _agents_table(table, aws, state_dir)
-    rows = Table("agent", "status", "enrolled (UTC)", "expires (UTC)")
-    for agent in list_agents(dynamodb, name, program):
-        rows.add_row(
+    rows = [
+        (
             agent["agent_id"],
+            agent["fingerprint"],
             agent["status"],
             _utc(agent["created_at"]),
             _utc(agent["expires_at"]) if agent["expires_at"] else "never",
         )
-    out.print(rows)
+        for agent in list_agents(dynamodb, name, program)
+    ]
+    columns = ["agent", "fingerprint", "status", "enrolled (UTC)", "expires (UTC)"]
+    print_rows(columns, rows, output)
 
 
 @agents_app.command("revoke")
@@ -286,7 +322,8 @@ def agents_revoke(
 
 
 def _utc(epoch_s: int) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M")
+    """A time in UTC to the second, as `ilake status` and `ilake audit` print theirs."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 # -- simulate --------------------------------------------------------------------------------
