@@ -69,7 +69,7 @@ options = _Options()
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, unwrapped
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line, however long
     raise typer.Exit(code)
 
 
@@ -228,36 +228,69 @@ def agents_enroll(
     program: ProgramOption,
     agent_id: Annotated[str, typer.Option(help="The agent's id, e.g. the device name.")],
     ttl_days: Annotated[int, typer.Option(min=1, max=3650, help="Token lifetime.")] = 365,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Revoke the agent id's active token(s) and issue a new one."
+        ),
+    ] = False,
     table: TableOption = None,
     aws: AwsFlag = False,
     state_dir: StateDir = DEFAULT_STATE_DIR,
 ) -> None:
     """Create a token for an agent of a program (printed once, stored hashed).
 
-    Only the token's SHA-256 is stored: give the printed token to the agent now.
+    Only the token's SHA-256 is stored: give the printed token to the agent now. Its
+    fingerprint (the first 12 hex digits of the SHA-256) goes to stderr, to match the token
+    with its row in `ilake agents list`. An agent id that has an active token is refused
+    unless --replace, which revokes the old token(s) in the same write.
 
     Example: [bold]ilake agents enroll --program menu-navigation --agent-id LAPTOP-42[/]
     """
-    from lambdas.core.agents import enroll_agent
+    from lambdas.core.agents import MAX_REPLACED, AlreadyEnrolled, EnrolledMeanwhile, enroll_agent
 
     _program(program)
     dynamodb, name = _agents_table(table, aws, state_dir)
     try:
-        token = enroll_agent(dynamodb, name, program=program, agent_id=agent_id, ttl_days=ttl_days)
+        enrolled = enroll_agent(
+            dynamodb, name, program=program, agent_id=agent_id, ttl_days=ttl_days, replace=replace
+        )
     except ValueError as exc:
         fail(str(exc))
-    err.print(f"enrolled {agent_id} in {program}; the token is shown once:")
-    print(token)
+    except AlreadyEnrolled as exc:
+        if exc.active > MAX_REPLACED:
+            fail(
+                f"refused: {agent_id} has {exc.active} active tokens in {program}, too many to "
+                "replace at once: ilake agents revoke them first"
+            )
+        fail(
+            f"refused: {agent_id} already has {exc.active} active token(s) in {program}; "
+            "add --replace to revoke it and issue a new one"
+        )
+    except EnrolledMeanwhile:
+        fail(f"refused: {agent_id} was enrolled in {program} by someone else meanwhile; run again")
+    replaced = f", revoked {enrolled.revoked} earlier token(s)" if enrolled.revoked else ""
+    err.print(
+        f"enrolled {agent_id} in {program}{replaced}; token fingerprint {enrolled.fingerprint}; "
+        "the token is shown once:"
+    )
+    print(enrolled.token)
 
 
 @agents_app.command("list")
 def agents_list(
     program: ProgramOption,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.table,
     table: TableOption = None,
     aws: AwsFlag = False,
     state_dir: StateDir = DEFAULT_STATE_DIR,
 ) -> None:
-    """List a program's agents and their token status (tokens are never shown again).
+    """List a program's agent tokens: fingerprint, status, when enrolled and when they expire.
+
+    Tokens are never shown again; the fingerprint (the first 12 hex digits of the token's
+    SHA-256, as `ilake agents enroll` printed it) tells two tokens of one agent apart.
 
     Example: [bold]ilake agents list --program menu-navigation[/]
     """
@@ -265,15 +298,18 @@ def agents_list(
 
     _program(program)
     dynamodb, name = _agents_table(table, aws, state_dir)
-    rows = Table("agent", "status", "enrolled (UTC)", "expires (UTC)")
-    for agent in list_agents(dynamodb, name, program):
-        rows.add_row(
+    rows = [
+        (
             agent["agent_id"],
+            agent["fingerprint"],
             agent["status"],
             _utc(agent["created_at"]),
             _utc(agent["expires_at"]) if agent["expires_at"] else "never",
         )
-    out.print(rows)
+        for agent in list_agents(dynamodb, name, program)
+    ]
+    columns = ["agent", "fingerprint", "status", "enrolled (UTC)", "expires (UTC)"]
+    print_rows(columns, rows, output)
 
 
 @agents_app.command("revoke")
@@ -301,6 +337,7 @@ def agents_revoke(
 
 
 def _utc(epoch_s: int) -> str:
+    """A time in UTC to the second, as every command prints its times."""
     return utc(epoch_s)
 
 
@@ -506,14 +543,21 @@ def _said(value: str, option: str) -> str:
 
 
 def _run_workflow(
-    governance: Any, workflow: str, payload: dict[str, Any], timeout: float
+    governance: Any,
+    workflow: str,
+    payload: dict[str, Any],
+    timeout: float,
+    refusals: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Start, wait, print the outcome; a workflow that fails exits 2 with its error."""
+    """Start, wait, print the outcome; a workflow that fails exits 2 with its error, or with
+    the sentence `refusals` gives for that error."""
     execution = governance.start(workflow, payload)
     err.print(f"{workflow} started: {execution}")
     outcome = governance.wait(execution, timeout)
     if outcome.status == "RUNNING":
         fail(f"{workflow} still running after {timeout:g} s: {execution}")
+    if outcome.status == "FAILED" and refusals and outcome.error in refusals:
+        fail(refusals[outcome.error])
     if outcome.status != "SUCCEEDED":
         fail(f"{workflow} {outcome.status.lower()}: {outcome.error}: {outcome.cause}")
     out.print(f"{workflow} succeeded: {json.dumps(outcome.output, sort_keys=True)}")
@@ -642,6 +686,13 @@ def erase(
     subject: Annotated[str, typer.Option(help="The person's account name, as agents saw it.")],
     reason: ReasonOption,
     by: ByOption,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Suppress the person's future events even though the lake holds no row of them.",
+        ),
+    ] = False,
     timeout: TimeoutOption = 600,
     aws: AwsFlag = False,
     state_table: StateTableOption = None,
@@ -650,6 +701,8 @@ def erase(
 ) -> None:
     """Erase one person's rows from a program and drop their future events (audited).
 
+    A subject with no row in the lake (and not erased before) is refused, most likely a
+    misspelt name: nothing is erased or suppressed (exit 2). --force suppresses them anyway.
     The audit trail keeps the pseudonym, never the name.
 
     Example: [bold]ilake erase -p menu-navigation --subject jdoe --reason "art. 17" --by dpo[/]
@@ -659,8 +712,20 @@ def erase(
     if not subject.strip():
         fail("--subject must not be empty")
     governance = _governance(aws, state_dir, state_table, audit_table)
-    payload = {"program": program, "subject": subject, "reason": reason, "requested_by": by}
-    _run_workflow(governance, "erase-subject", payload, timeout)
+    payload = {
+        "program": program,
+        "subject": subject,
+        "reason": reason,
+        "requested_by": by,
+        "force": force,
+    }
+    not_found = (
+        f"refused: 0 rows of that subject in {program}; nothing was erased or suppressed. Check "
+        "the spelling of --subject, or add --force to suppress their future events anyway"
+    )
+    _run_workflow(
+        governance, "erase-subject", payload, timeout, refusals={"SubjectNotFound": not_found}
+    )
 
 
 @app.command()

@@ -75,12 +75,14 @@ class LocalState:
             raise LocalModeError(f"{path} is not a local mode state file") from None
 
     def enroll(self, program: str, agent_id: str) -> str:
-        """Enroll one more agent in the local stack; its token (stored hashed only). Raises
-        LocalModeError when the stack does not answer."""
+        """Enroll an agent in the local stack, replacing the agent id's earlier token (a
+        simulated person keeps their agent id from run to run); its token (stored hashed only).
+        Raises LocalModeError when the stack does not answer or another enrollment of the same
+        agent id got in between."""
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from lambdas.core.agents import enroll_agent
+        from lambdas.core.agents import EnrollmentRefused, enroll_agent
 
         dynamodb = boto3.client(
             "dynamodb",
@@ -91,8 +93,14 @@ class LocalState:
         )
         try:
             return enroll_agent(
-                dynamodb, RESOURCE_NAMES["AGENTS_TABLE"], program=program, agent_id=agent_id
-            )
+                dynamodb,
+                RESOURCE_NAMES["AGENTS_TABLE"],
+                program=program,
+                agent_id=agent_id,
+                replace=True,
+            ).token
+        except EnrollmentRefused as exc:
+            raise LocalModeError(f"enrolling {agent_id} in {program}: {exc}; run again") from None
         except (BotoCoreError, ClientError):
             raise LocalModeError(not_answering(self.aws_endpoint_url)) from None
 
@@ -389,7 +397,7 @@ class LocalStack:
                 RESOURCE_NAMES["AGENTS_TABLE"],
                 program=name,
                 agent_id=f"{name}-local-agent",
-            )
+            ).token  # moto was reset at start: the agent id is new
             for name in programs
         }
         assert self._http is not None

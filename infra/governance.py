@@ -113,6 +113,7 @@ class GovernanceWorkflows(Construct):
             handler=resources.GOVERNANCE_HANDLERS["EraseFunction"],
             environment={
                 "LAKE_BUCKET": lake.bucket_name,
+                "PROGRAM_STATE_TABLE": tables.program_state.table_name,
                 "KEY_ALIAS_PREFIX": KEY_ALIAS_PREFIX,
                 "SECRET_NAME_PREFIX": SECRET_NAME_PREFIX,
             },
@@ -238,6 +239,9 @@ class GovernanceWorkflows(Construct):
             role, "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObjectVersion"
         )
         self._grants.lake_data_keys(role)
+        # known: is the subject suppressed already (the program's state item, read only)
+        self._grants.allow(role, ["dynamodb:GetItem"], [self._tables.program_state])
+        self._grants.table_key(role, ["kms:Decrypt"])
         for key in self._keys.values():
             key.key.grant(role, "kms:DescribeKey")  # the rewrite names the key by its alias
             role.add_to_principal_policy(

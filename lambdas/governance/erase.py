@@ -1,7 +1,9 @@
-"""Erase-subject workflow steps (one Lambda, three actions):
+"""Erase-subject workflow steps (one Lambda, four actions):
 
 - `pseudonym`: the subject's pseudonym under the program's secret (the raw subject goes no
   further than this step's input);
+- `known`: whether an unforced erasure may go ahead, before anything is suppressed: a subject
+  with no row in the lake and not suppressed yet is most likely a misspelt name;
 - `find`: the current objects that hold the pseudonym, reading footers and one column only;
 - `rewrite`: one object without the subject's rows, written under the program's key, then every
   other version of that key deleted, so no old version still holds them.
@@ -10,23 +12,32 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 import boto3
 
-from lambdas.core.erasure import scan, without_subject
+from lambdas.core.erasure import Scan, scan, without_subject
 from lambdas.core.lake import program_prefix, put_args
 from lambdas.core.programs import PROGRAM_NAME
 from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
+from lambdas.core.state import ProgramState, read_status
 
 from .s3 import RangedObject, delete_other_versions
 
+ERASABLE = (ProgramState.ACTIVE, ProgramState.PAUSED)
+
 
 @cache
-def _clients() -> tuple[Any, Any, Any]:
-    return boto3.client("s3"), boto3.client("secretsmanager"), boto3.client("kms")
+def _clients() -> tuple[Any, Any, Any, Any]:
+    return (
+        boto3.client("s3"),
+        boto3.client("secretsmanager"),
+        boto3.client("kms"),
+        boto3.client("dynamodb"),
+    )
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -36,6 +47,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     action = event["action"]
     if action == "pseudonym":
         return {"subject_pid": pseudonym(program, str(event["subject"]))}
+    if action == "known":
+        return known(program, str(event["subject_pid"]))
     if action == "find":
         return find(program, str(event["subject_pid"]))
     if action == "rewrite":
@@ -44,18 +57,34 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 
 def pseudonym(program: str, subject: str) -> str:
-    _, secrets, _ = _clients()
+    _, secrets, _, _ = _clients()
     name = f"{os.environ.get('SECRET_NAME_PREFIX', SECRET_NAME_PREFIX)}{program}/pseudonymization"
     secret = secrets.get_secret_value(SecretId=name)["SecretString"]
     return Pseudonymizer(secret.encode()).pid("subject", subject)
 
 
-def find(program: str, pid: str) -> dict[str, Any]:
-    """Every current object under the program's prefix that holds `pid`, with its row count."""
-    s3, _, _ = _clients()
+def known(program: str, pid: str) -> dict[str, bool]:
+    """What an unforced erasure needs to know before it suppresses anyone.
+
+    `erasable`: the program is ACTIVE or PAUSED (the suppression step refuses the others and
+    audits it); `suppressed`: an earlier erasure already suppressed `pid`; `held`: some current
+    object under the program's prefix holds a row of `pid`. The lake is searched only when the
+    first two leave the answer open, and only until the first object that holds `pid`.
+    """
+    _, _, _, dynamodb = _clients()
+    status = read_status(dynamodb, os.environ["PROGRAM_STATE_TABLE"], program)
+    erasable = status.state in ERASABLE
+    suppressed = pid in status.suppressed_subjects
+    held = erasable and not suppressed and any(found.rows for *_, found in _scans(program, pid))
+    return {"erasable": erasable, "suppressed": suppressed, "held": held}
+
+
+def _scans(program: str, pid: str) -> Iterator[tuple[str, RangedObject, Scan]]:
+    """Each current Parquet object under the program's prefix (key, ranged reader) and what
+    scanning it for `pid` found (footer statistics first, then the subject column of the row
+    groups left)."""
+    s3, _, _, _ = _clients()
     bucket = os.environ["LAKE_BUCKET"]
-    files: list[dict[str, Any]] = []
-    totals = {"files_scanned": 0, "row_groups": 0, "row_groups_read": 0, "get_requests": 0}
     pages = s3.get_paginator("list_object_versions").paginate(
         Bucket=bucket, Prefix=program_prefix(program)
     )
@@ -66,13 +95,20 @@ def find(program: str, pid: str) -> dict[str, Any]:
             source = RangedObject(
                 s3, bucket, version["Key"], size=version["Size"], version_id=version["VersionId"]
             )
-            found = scan(source, pid)
-            totals["files_scanned"] += 1
-            totals["row_groups"] += found.row_groups
-            totals["row_groups_read"] += found.row_groups_read
-            totals["get_requests"] += source.requests
-            if found.rows:
-                files.append({"key": version["Key"], "rows": found.rows})
+            yield version["Key"], source, scan(source, pid)
+
+
+def find(program: str, pid: str) -> dict[str, Any]:
+    """Every current object under the program's prefix that holds `pid`, with its row count."""
+    files: list[dict[str, Any]] = []
+    totals = {"files_scanned": 0, "row_groups": 0, "row_groups_read": 0, "get_requests": 0}
+    for key, source, found in _scans(program, pid):
+        totals["files_scanned"] += 1
+        totals["row_groups"] += found.row_groups
+        totals["row_groups_read"] += found.row_groups_read
+        totals["get_requests"] += source.requests
+        if found.rows:
+            files.append({"key": key, "rows": found.rows})
     return {"files": files, "rows": sum(f["rows"] for f in files), **totals}
 
 
@@ -80,7 +116,7 @@ def rewrite(program: str, key: str, pid: str) -> dict[str, Any]:
     """The current version of `key` without `pid`'s rows; every other version deleted."""
     if not key.startswith(program_prefix(program)):
         raise ValueError("key outside the program's prefix")
-    s3, _, kms = _clients()
+    s3, _, kms, _ = _clients()
     bucket = os.environ["LAKE_BUCKET"]
     current = s3.get_object(Bucket=bucket, Key=key)
     data, removed = without_subject(current["Body"].read(), pid)

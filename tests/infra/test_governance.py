@@ -68,6 +68,7 @@ FUNCTION_ACTIONS = {
     },
     "EraseFunction": LAMBDA_LOGS
     | {
+        "dynamodb:GetItem",  # known: is the subject suppressed already
         "s3:ListBucketVersions",
         "s3:GetObject",
         "s3:GetObjectVersion",

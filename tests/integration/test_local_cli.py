@@ -318,16 +318,20 @@ def test_agents_enroll_list_revoke_through_the_cli(
     batch = make_batch(20, seed=77, start_ms=int(time.time() * 1000) - 60_000)
     assert agent.post(batch)[0] == 200
 
+    assert main(["agents", "enroll", "--agent-id", "LAPTOP-77", *where]) == 2
+    assert "--replace" in capsys.readouterr().err  # no second token for the same agent id
+
     assert main(["agents", "list", *where]) == 0
     listing = capsys.readouterr().out
-    assert re.search(r"LAPTOP-77\s+│\s+active", listing)
+    fingerprint = re.search(r"token fingerprint ([0-9a-f]{12})", enrolled.err).group(1)  # type: ignore[union-attr]
+    assert re.search(rf"LAPTOP-77\s+│\s+{fingerprint}\s+│\s+active", listing)
     assert token not in listing
 
     assert main(["agents", "revoke", "--agent-id", "LAPTOP-77", *where]) == 0
     assert "revoked 1 token" in capsys.readouterr().out
     assert agent.post({**batch, "batch_id": "2f8e6f35-4c4b-4f57-9d5e-5d1f6a4c3b21"})[0] == 401
     assert main(["agents", "list", *where]) == 0
-    assert re.search(r"LAPTOP-77\s+│\s+revoked", capsys.readouterr().out)
+    assert re.search(rf"LAPTOP-77\s+│\s+{fingerprint}\s+│\s+revoked", capsys.readouterr().out)
     assert main(["agents", "revoke", "--agent-id", "LAPTOP-77", *where]) == 2
     agent.close()
 
@@ -340,7 +344,7 @@ def test_a_token_of_a_retired_program_gets_404(stack: tuple[LocalState, Path]) -
         "ilake-local-agents",
         program="retired",
         agent_id="old-agent",
-    )
+    ).token
     agent = Agent(state.api_url, token, "retired")
     status, answer, _ = agent.post(make_batch(5, start_ms=int(time.time() * 1000) - 60_000))
     agent.close()
@@ -382,6 +386,22 @@ def test_cli_simulate_prints_a_summary_that_matches_the_lake(
     accepted = int(re.search(r"accepted ([\d,]+)", printed).group(1).replace(",", ""))  # type: ignore[union-attr]
     after = query_json(state_dir, count, capsys)[0]["n"]
     assert after - before == accepted > 0
+
+
+def test_simulate_runs_again_against_the_same_stack(
+    stack: tuple[LocalState, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A simulated person keeps their agent id from run to run: each run replaces its token."""
+    _, state_dir = stack
+    where = ["--program", "shortcut-learning", "--state-dir", str(state_dir)]
+    for seed in ("21", "22"):
+        argv = ["simulate", *where, "--agents", "1", "--minutes", "0.2", "--seed", seed]
+        assert main(argv) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["agents", "list", *where, "--format", "json"]) == 0
+    tokens = [r for r in json.loads(capsys.readouterr().out) if r["agent"].endswith("-sim-000")]
+    assert len(tokens) >= 2  # this test's two runs, and any run before
+    assert [r["status"] for r in tokens].count("active") == 1
 
 
 def test_local_up_as_a_process_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

@@ -78,6 +78,41 @@ def test_erase_through_the_cli(
     assert answer["rejected"]["suppressed_subject"] > 0
 
 
+def test_erase_of_a_misspelt_subject_is_refused_until_forced(
+    stack: tuple[LocalState, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 rows: exit 2 with one line saying what to do, nothing suppressed, the refusal audited;
+    --force then suppresses the name's future events."""
+    state, state_dir = stack
+    argv = ["erase", "-p", MENU, "--subject", "asmiht", "--reason", "art. 17", "--by", "dpo"]
+    capsys.readouterr()
+    assert cli(state_dir, *argv) == 2
+    captured = capsys.readouterr()
+    [said] = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert said == (
+        f"error: refused: 0 rows of that subject in {MENU}; nothing was erased or suppressed. "
+        "Check the spelling of --subject, or add --force to suppress their future events anyway"
+    )
+    assert "asmiht" not in captured.err + captured.out
+    assert "succeeded" not in captured.out
+    status, answer = post(state, MENU, seed=41, subject="asmiht")
+    assert (status, answer["accepted"] > 0) == (200, True)  # not suppressed
+    capsys.readouterr()
+    assert cli(state_dir, "audit", "-p", MENU, "-f", "json") == 0
+    last = json.loads(capsys.readouterr().out)[-1]
+    assert (last["action"], last["outcome"]) == (
+        "erase-subject",
+        "refused: no row of this subject and not suppressed",
+    )
+
+    assert cli(state_dir, *argv[:4], "newcomer", *argv[5:], "--force") == 0
+    outcome = json.loads(capsys.readouterr().out.split("erase-subject succeeded: ", 1)[1])
+    assert (outcome["rows"], outcome["forced"]) == (0, True)
+    status, answer = post(state, MENU, seed=42, subject="newcomer")
+    assert (status, answer["accepted"]) == (200, 0)
+    assert answer["rejected"]["suppressed_subject"] > 0
+
+
 def test_pause_lock_then_purge_with_a_second_persons_approval(
     stack: tuple[LocalState, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

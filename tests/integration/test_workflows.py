@@ -423,6 +423,84 @@ def test_erase_is_refused_for_a_purged_program(governed: Governed) -> None:
     assert (outcome.status, outcome.error) == ("FAILED", "NotErasable")
 
 
+def pid_of(g: Governed, program: str, subject: str) -> str:
+    secret = g.clients.secretsmanager.get_secret_value(SecretId=g.settings.secret_name(program))
+    return Pseudonymizer(secret["SecretString"].encode()).pid("subject", subject)
+
+
+def test_erase_of_a_subject_the_lake_never_saw_is_refused_and_suppresses_nobody(
+    governed: Governed,
+) -> None:
+    """A misspelt name: nothing rewritten, nothing suppressed, the refusal audited."""
+    fill(governed, PROGRAM, 3)
+    before = governed.versions(program_prefix(PROGRAM))
+    outcome = governed.run(
+        "erase-subject", program=PROGRAM, subject="usr1", reason="art. 17", requested_by="dpo"
+    )
+    assert (outcome.status, outcome.error) == ("FAILED", "SubjectNotFound")
+    assert governed.versions(program_prefix(PROGRAM)) == before
+    assert "suppressed_subjects" not in governed.state(PROGRAM)
+    [record] = [r for r in governed.audit(PROGRAM) if r["action"] == "erase-subject"]
+    assert record["outcome"] == "refused: no row of this subject and not suppressed"
+    assert record["subject_pid"] == pid_of(governed, PROGRAM, "usr1")
+    assert "usr1" not in str(governed.audit(PROGRAM))
+    status, answer, _ = governed.post(PROGRAM, seed=60, subject="usr1")
+    assert (status, answer["accepted"] > 0) == (200, True)  # their events are still stored
+
+
+def test_a_non_boolean_force_is_no_force(governed: Governed) -> None:
+    outcome = governed.run(
+        "erase-subject", program=PROGRAM, subject="usr1", reason="r", requested_by="dpo",
+        force="yes",
+    )  # fmt: skip
+    assert (outcome.status, outcome.error) == ("FAILED", "SubjectNotFound")
+    assert "suppressed_subjects" not in governed.state(PROGRAM)
+
+
+def test_a_forced_erase_of_an_unseen_subject_suppresses_their_future_events(
+    governed: Governed,
+) -> None:
+    fill(governed, PROGRAM, 3)
+    before = governed.versions(program_prefix(PROGRAM))
+    outcome = governed.run(
+        "erase-subject", program=PROGRAM, subject="newcomer", reason="objection",
+        requested_by="dpo", force=True,
+    )  # fmt: skip
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert outcome.output is not None
+    assert (outcome.output["files"], outcome.output["rows"], outcome.output["forced"]) == (
+        0,
+        0,
+        True,
+    )
+    assert governed.versions(program_prefix(PROGRAM)) == before
+    pid = pid_of(governed, PROGRAM, "newcomer")
+    assert governed.state(PROGRAM)["suppressed_subjects"] == {"SS": [pid]}
+    [record] = [r for r in governed.audit(PROGRAM) if r["action"] == "erase-subject"]
+    assert (record["outcome"], record["forced"]) == ("erased", True)
+    status, answer, _ = governed.post(PROGRAM, seed=61, subject="newcomer")
+    assert (status, answer["accepted"]) == (200, 0)
+    assert answer["rejected"]["suppressed_subject"] > 0
+
+
+def test_erasing_an_erased_subject_again_needs_no_force(governed: Governed) -> None:
+    """A re-run finds no row left but the subject suppressed: it verifies and succeeds."""
+    fill(governed, PROGRAM, 3)
+    first = governed.run(
+        "erase-subject", program=PROGRAM, subject="user1", reason="r", requested_by="dpo"
+    )
+    assert first.status == "SUCCEEDED", first.cause
+    assert first.output is not None
+    assert first.output["rows"] > 0
+    assert first.output["forced"] is False
+    again = governed.run(
+        "erase-subject", program=PROGRAM, subject="user1", reason="r", requested_by="dpo"
+    )
+    assert again.status == "SUCCEEDED", again.cause
+    assert again.output is not None
+    assert (again.output["files"], again.output["rows"]) == (0, 0)
+
+
 def test_the_audit_trail_is_append_only(governed: Governed) -> None:
     assert pause(governed).status == "SUCCEEDED"
     [record] = governed.audit(PROGRAM)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from ilake.cli import app, main
@@ -392,3 +396,89 @@ def test_every_command_shows_times_one_way(value: object, shown: str) -> None:
     from ilake.ui import utc
 
     assert utc(value) == shown  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def aws_agents_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """An agents table in moto, and the options that point `ilake agents` at it (--aws)."""
+    from moto import mock_aws
+
+    from lambdas.core import resources
+
+    for name, value in {
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName="agents",
+            KeySchema=resources.AGENTS.key_schema,
+            AttributeDefinitions=resources.AGENTS.attribute_definitions,
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield ["--program", "menu-navigation", "--aws", "--table", "agents"]
+
+
+def enroll(where: list[str], capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, Any]:
+    capsys.readouterr()
+    code = main(["agents", "enroll", "--agent-id", "LAPTOP-42", *where, *extra])
+    return code, capsys.readouterr()
+
+
+def test_enrolling_an_enrolled_agent_id_is_refused_unless_replace(
+    aws_agents_table: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, first = enroll(aws_agents_table, capsys)
+    assert code == 0
+    code, refused = enroll(aws_agents_table, capsys)
+    assert code == 2
+    assert refused.out == ""  # no second token
+    assert refused.err.strip() == (
+        "error: refused: LAPTOP-42 already has 1 active token(s) in menu-navigation; "
+        "add --replace to revoke it and issue a new one"
+    )
+    code, replaced = enroll(aws_agents_table, capsys, "--replace")
+    assert code == 0
+    assert "revoked 1 earlier token(s)" in replaced.err
+    assert replaced.out.strip() != first.out.strip()
+
+    assert main(["agents", "list", *aws_agents_table, "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(row["agent"], row["status"]) for row in listed] in (
+        [("LAPTOP-42", "revoked"), ("LAPTOP-42", "active")],
+        [("LAPTOP-42", "active"), ("LAPTOP-42", "revoked")],  # the same second: by fingerprint
+    )
+
+
+def test_the_fingerprint_enroll_prints_matches_the_token_and_its_listed_row(
+    aws_agents_table: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator holding a token file can find its row: sha256 of the token, first 12."""
+    import hashlib
+
+    code, first = enroll(aws_agents_table, capsys)
+    assert code == 0
+    code, second = enroll(aws_agents_table, capsys, "--replace")
+    assert code == 0
+    prints = {}
+    for enrolled in (first, second):
+        token = enrolled.out.strip()
+        printed = re.search(r"token fingerprint ([0-9a-f]+)", enrolled.err)
+        assert printed is not None
+        assert printed.group(1) == hashlib.sha256(token.encode()).hexdigest()[:12]
+        assert token not in enrolled.err
+        prints[printed.group(1)] = "revoked" if enrolled is first else "active"
+
+    assert main(["agents", "list", *aws_agents_table, "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {row["fingerprint"]: row["status"] for row in listed} == prints
+    for row in listed:  # UTC to the second, as `ilake status` and `ilake audit` print times
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["enrolled (UTC)"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["expires (UTC)"])
+    assert main(["agents", "list", *aws_agents_table]) == 0
+    table = capsys.readouterr().out
+    assert "fingerprint" in table
+    assert all(fingerprint in table for fingerprint in prints)
