@@ -437,6 +437,9 @@ def test_the_page_reads_at_phone_width(page: str) -> None:
     phone = page.split("@media (max-width: 640px)", 1)[1].split("}\n}", 1)[0]
     assert ".card svg { max-width: none; }" in phone
     assert ".card { overflow-x: auto; }" in phone
+    # a grid track of plain 1fr grows to its widest chart and pushes the page sideways
+    assert "grid-template-columns: 1fr" not in page
+    assert page.count("minmax(0, 1fr)") >= 2
 
 
 def test_hours_without_events_are_said_to_be_quiet_not_lost(data: ReportData) -> None:
