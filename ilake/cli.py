@@ -174,13 +174,37 @@ def local_up(
 
 
 def _local_state(state_dir: Path) -> Any:
-    from .local import LocalModeError, LocalState
+    """The running stack's state, this process pointed at it. A stack that is not running, or
+    that stops while the command works, is one line on stderr and exit 2."""
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from .local import LocalModeError, LocalState, not_answering
 
     try:
-        state = LocalState.read(state_dir)
+        state = LocalState.running(state_dir)
     except LocalModeError as exc:
         fail(str(exc))
     state.use()
+
+    @contextmanager
+    def said_if_it_stops() -> Iterator[None]:
+        try:
+            yield
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # the command has said why already
+        except Exception:
+            if state.answers():
+                raise
+            fail(not_answering(state.api_url))
+
+    try:  # Typer's vendored Click: its context hands a command's exception to its resources
+        from typer._click.globals import get_current_context
+    except ImportError:  # another Typer: failures keep their tracebacks
+        return state
+    context = get_current_context(silent=True)
+    if context is not None:
+        context.with_resource(said_if_it_stops())
     return state
 
 
