@@ -135,42 +135,66 @@ def local_up(
     allow_non_loopback: Annotated[
         bool, typer.Option(help="Listen on a non-loopback address (exposes the API).")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(help="The handlers' JSON log lines on stdout, not in <state-dir>/local.log."),
+    ] = False,
 ) -> None:
     """Run local mode (moto + the HTTP API on loopback) until Ctrl-C or SIGTERM.
 
     Provisions everything the CDK app declares that local mode needs, enrolls one agent per
-    program and writes the endpoints and tokens to <state-dir>/local.json (mode 600).
+    program and writes the endpoints and tokens to <state-dir>/local.json (mode 600), which is
+    removed when it stops. Prints the endpoints, then a line a minute counting the requests by
+    status; the handlers' log lines go to <state-dir>/local.log (mode 600).
 
     Example: [bold]mkdir -p .ilake && ilake local up --port 8080 --state-dir .ilake[/]
     """
     import signal
     import threading
+    from contextlib import ExitStack
 
-    from .local import LocalModeError, LocalStack
+    from .local import LOG_FILE, STATE_FILE, LocalModeError, LocalStack, requests_line
 
-    try:
-        stack = LocalStack(
-            programs_dir=options.programs_dir,
-            state_dir=state_dir,
-            host=host,
-            port=port,
-            allow_non_loopback=allow_non_loopback,
-        )
-        state = stack.start()
-    except LocalModeError as exc:
-        fail(f"ilake local up: {exc}")
     stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
-    out.print(f"API        {state.api_url}")
-    out.print(f"AWS (moto) {state.aws_endpoint_url}  region {state.region}  bucket {state.bucket}")
-    for name, program in state.programs.items():
-        out.print(f"program    {name}: token {program['token']}  key {program['key_id']}")
-    out.print(f"state      {state_dir / 'local.json'}  (Ctrl-C stops everything)")
-    try:
-        stopped.wait()
-    finally:
-        stack.stop()
+    with ExitStack() as handlers:  # set before start (a stop while it starts waits), then undone
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                number = getattr(signal, name)
+                previous = signal.signal(number, lambda *_: stopped.set())
+                handlers.callback(signal.signal, number, previous or signal.SIG_DFL)
+        try:
+            stack = LocalStack(
+                programs_dir=options.programs_dir,
+                state_dir=state_dir,
+                host=host,
+                port=port,
+                allow_non_loopback=allow_non_loopback,
+                verbose=verbose,
+            )
+            state = stack.start()
+        except LocalModeError as exc:
+            fail(f"ilake local up: {exc}")
+        started = time.monotonic()
+        try:
+            out.print(f"API        {state.api_url}")
+            out.print(
+                f"AWS (moto) {state.aws_endpoint_url}  region {state.region}  bucket {state.bucket}"
+            )
+            out.print(f"programs   {', '.join(state.programs)} (one agent token each)")
+            out.print(f"tokens     {state_dir / STATE_FILE}  (mode 600, with the endpoints)")
+            out.print(f"logs       {'stdout (--verbose)' if verbose else state_dir / LOG_FILE}")
+            out.print("Ctrl-C stops everything; requests are counted here once a minute")
+            while not stopped.wait(60):
+                line = requests_line(stack.requests.take())
+                if line:
+                    out.print(f"{datetime.now(UTC):%H:%M:%S} UTC  {line}")
+        finally:
+            stack.stop()
+    served = requests_line(stack.requests.total()) or "no requests"
+    out.print(
+        f"{datetime.now(UTC):%H:%M:%S} UTC  stopped after {time.monotonic() - started:.0f} s "
+        f"({served}); {state_dir / STATE_FILE} removed"
+    )
 
 
 def _local_state(state_dir: Path) -> Any:
@@ -845,7 +869,7 @@ def compact(
     released by the next batch that carries them); then each closed hour's small files are
     rewritten with the texts released since filled in; hours 3 and 24 hours old get those texts
     filled in again (COMPACTION_REFILL_AFTER_HOURS). Exits 2 if a partition could not be
-    compacted.
+    compacted. Prints the table only; the run's log lines go to <state-dir>/local.log.
 
     Example: [bold]ilake compact --program menu-navigation[/]
     """
@@ -863,15 +887,18 @@ def compact(
 
     from lambdas.compaction.handler import handler
 
-    from .local import not_answering
+    from .local import LOG_FILE, LocalModeError, handler_logs_to, not_answering
 
     rows: list[tuple[Any, ...]] = []
     failed = 0
     for name in names:
-        try:
-            result = handler({"program": name, **({"now": now} if now else {})})
+        try:  # the table is the output: the run's log lines join local mode's handler log
+            with handler_logs_to(state_dir / LOG_FILE):
+                result = handler({"program": name, **({"now": now} if now else {})})
         except (BotoCoreError, ClientError):
             fail(not_answering(state.aws_endpoint_url))
+        except LocalModeError as exc:  # the log file cannot be written
+            fail(str(exc))
         if "skipped" in result:
             rows.append((name, "", "", "skipped: " + result["skipped"], *[""] * 7))
             continue

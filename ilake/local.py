@@ -8,12 +8,14 @@ event (with the authorizer's context) to the real ingest handler. The handlers r
 
 A running stack is known by its state file (`local.json`: endpoints, tokens, the serving
 process's pid), which exists only while it runs; a file left by a stack that was killed is
-recognised (the process is gone or the endpoints do not answer) and said so.
+recognised (the process is gone or the endpoints do not answer) and said so. The handlers' JSON
+log lines go to `local.log` in the state dir, so the terminal keeps a line a minute.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import logging
 import os
@@ -21,11 +23,14 @@ import socket
 import sys
 import threading
 import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import msgspec
@@ -36,7 +41,14 @@ from .metrics import captured_stdout, forward
 REGION = "eu-west-1"
 STATE_FILE = "local.json"
 LOCK_FILE = "local.lock"
+LOG_FILE = "local.log"
 PROBE_TIMEOUT_S = 2.0  # a connect on loopback is answered (or refused) at once
+# The handlers whose Powertools loggers local mode runs in process (they print to stdout).
+LOGGING_HANDLERS = (
+    "lambdas.authorizer.handler",
+    "lambdas.ingest.handler",
+    "lambdas.compaction.handler",
+)
 LOOPBACK = ("127.0.0.1", "localhost")  # IPv4 loopback: ThreadingHTTPServer binds AF_INET
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # API Gateway's own payload limit is 10 MB
 RESOURCE_NAMES = {
@@ -207,6 +219,67 @@ def _pid_in(path: Path) -> int | None:
         return None  # being written, or written by a version that did not record it
 
 
+@contextmanager
+def handler_logs_to(path: Path, *, fresh: bool = False) -> Iterator[Path]:
+    """Send the handlers' JSON log lines (Powertools loggers, on stdout by default) to `path`,
+    mode 600, appended (emptied first if `fresh`); back where they were on exit."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags | (os.O_TRUNC if fresh else 0), 0o600)
+        os.chmod(fd if os.chmod in os.supports_fd else path, 0o600)  # an older file's bits
+    except OSError as exc:
+        raise LocalModeError(f"cannot write the handlers' log {path}: {exc.strerror}") from None
+    with open(fd, "a", encoding="utf-8", buffering=1) as stream:
+        handlers = [_log_handler(module) for module in LOGGING_HANDLERS]
+        before: list[TextIO | None] = [handler.setStream(stream) for handler in handlers]
+        try:
+            yield path
+        finally:
+            for handler, previous in zip(handlers, before, strict=True):
+                if previous is not None:
+                    handler.setStream(previous)
+
+
+def _log_handler(module: str) -> logging.StreamHandler[TextIO]:
+    handler = importlib.import_module(module).logger.registered_handler
+    if not isinstance(handler, logging.StreamHandler):
+        raise TypeError(f"{module}'s logger does not write to a stream")
+    return handler
+
+
+class RequestTally:
+    """Requests the HTTP front answered, by status: since the last `take()`, and in all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recent: Counter[int] = Counter()
+        self._total: Counter[int] = Counter()
+
+    def add(self, status: int) -> None:
+        with self._lock:
+            self._recent[status] += 1
+            self._total[status] += 1
+
+    def take(self) -> Counter[int]:
+        """The counts since the last call, and start counting again."""
+        with self._lock:
+            recent, self._recent = self._recent, Counter()
+        return recent
+
+    def total(self) -> Counter[int]:
+        with self._lock:
+            return Counter(self._total)
+
+
+def requests_line(by_status: Counter[int]) -> str | None:
+    """`12 requests: 11 x 200, 1 x 401`, or None when there were none."""
+    n = sum(by_status.values())
+    if not n:
+        return None
+    statuses = ", ".join(f"{count:,} x {status}" for status, count in sorted(by_status.items()))
+    return f"{n:,} request{'' if n == 1 else 's'}: {statuses}"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
@@ -346,6 +419,8 @@ class _ApiHandler(BaseHTTPRequestHandler):
         self._reply(status, headers_out, payload)
 
     def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        if isinstance(self.server, _ApiServer):
+            self.server.requests.add(status)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -356,10 +431,18 @@ class _ApiHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 
 
+class _ApiServer(ThreadingHTTPServer):
+    def __init__(self, address: tuple[str, int], requests: RequestTally) -> None:
+        super().__init__(address, _ApiHandler)
+        self.requests = requests
+
+
 class LocalStack:
     """moto server + provisioning + HTTP API; `start()` then `stop()` (or use as a context).
 
-    While it runs, `<state-dir>/local.json` names it; `stop()` removes it and the lock."""
+    While it runs, `<state-dir>/local.json` names it and the handlers log to
+    `<state-dir>/local.log` (or, `verbose`, to stdout as a Lambda does); `stop()` removes the
+    state file and the lock."""
 
     def __init__(
         self,
@@ -369,6 +452,7 @@ class LocalStack:
         host: str = "127.0.0.1",
         port: int = 8080,
         allow_non_loopback: bool = False,
+        verbose: bool = False,
     ) -> None:
         if host not in LOOPBACK and not allow_non_loopback:
             raise LocalModeError(
@@ -381,11 +465,14 @@ class LocalStack:
             host,
             port,
         )
+        self.verbose = verbose
+        self.requests = RequestTally()
         self._moto: Any = None
         self._http: ThreadingHTTPServer | None = None
         self._serving = False
         self._lock_path = state_dir / LOCK_FILE
         self._state_path: Path | None = None  # the state file this stack wrote
+        self._logs = ExitStack()
         self.state: LocalState | None = None
 
     def start(self) -> LocalState:
@@ -400,7 +487,7 @@ class LocalStack:
 
     def _start(self) -> LocalState:
         try:
-            self._http = ThreadingHTTPServer((self.host, self.port), _ApiHandler)
+            self._http = _ApiServer((self.host, self.port), self.requests)
         except OSError as exc:
             raise LocalModeError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror}"
@@ -431,6 +518,8 @@ class LocalStack:
         )
         os.environ.pop("AWS_SESSION_TOKEN", None)
         self.state = self._provision(endpoint)
+        if not self.verbose:
+            self._logs.enter_context(handler_logs_to(self.state_dir / LOG_FILE, fresh=True))
         self._state_path = self.state.write(self.state_dir)
         threading.Thread(target=self._http.serve_forever, name="ilake-api", daemon=True).start()
         self._serving = True
@@ -506,6 +595,7 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        self._logs.close()
         self._lock_path.unlink(missing_ok=True)
 
     def __enter__(self) -> LocalState:

@@ -1,23 +1,75 @@
-"""Commands against local mode as a user runs them: a stack that stops while a command works is
-said in one line."""
+"""Commands against local mode as a user runs them: `ilake compact` prints its table and nothing
+else, and a stack that stops while a command works is said in one line."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ilake.cli import main
-from ilake.local import LocalStack, free_port
+from ilake.loadgen import Agent
+from ilake.local import LocalStack, LocalState, free_port
+from ilake.simulate import make_batch
 from lambdas.authorizer import handler as authorizer_handler
 from lambdas.core.settings import BUNDLED_PROGRAMS
 from lambdas.ingest import handler as ingest_handler
 
+from .conftest import running_local_stack
+
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
+TABLE = ("┏", "┃", "┡", "│", "└")  # every line of a rich table starts with one of these
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalState, Path]]:
+    state_dir = tmp_path_factory.mktemp("ilake")
+    with running_local_stack(state_dir) as state:
+        yield state, state_dir
+
+
+def ilake(state_dir: Path, *argv: str) -> subprocess.Popen[str]:
+    """`ilake` in a process of its own, the handlers logging at INFO (a line per event)."""
+    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_LOG_LEVEL"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ilake.cli", *argv, "--state-dir", str(state_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_compact_prints_its_table_and_nothing_else(stack: tuple[LocalState, Path]) -> None:
+    state, state_dir = stack
+    program = "shortcut-learning"
+    agent = Agent(state.api_url, state.programs[program]["token"], program)
+    for seed in range(3):
+        batch = make_batch(40, seed=seed, start_ms=int(time.time() * 1000) - 60_000)
+        assert agent.post(batch)[0] == 200
+    agent.close()
+    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    process = ilake(state_dir, "compact", "-p", program, "--now", later)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    lines = stdout.splitlines()
+    assert lines
+    assert all(line.startswith(TABLE) for line in lines), stdout
+    assert re.search(r"│ shortcut-learning │ compact +│", stdout)
+    assert "{" not in stderr
+    logged = [json.loads(line) for line in (state_dir / "local.log").read_text().splitlines()]
+    compaction = {line["message"] for line in logged if line["service"] == "compaction"}
+    assert {"count", "partition"} <= compaction
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Local mode's state file and lock, without a running stack.
+"""Local mode's state file, lock, request counts and log routing, without a running stack.
 
 Sockets are off here: a state file naming a process that is gone must be recognised before any
 connection is tried.
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ilake.cli import main
-from ilake.local import LocalModeError, LocalState, take_lock
+from ilake.local import (
+    LocalModeError,
+    LocalState,
+    RequestTally,
+    handler_logs_to,
+    requests_line,
+    take_lock,
+)
+from lambdas.compaction import handler as compaction_handler
+from lambdas.ingest import handler as ingest_handler
 
 PROGRAMS = {"menu-navigation": {"token": "ilk_" + "s" * 43, "key_id": "k"}}
 LOCAL_COMMANDS = [
@@ -133,3 +144,70 @@ def test_a_lock_held_by_a_live_process_or_by_an_unknown_one_is_refused(tmp_path:
     with pytest.raises(LocalModeError, match="delete the file if so"):
         take_lock(lock)
     assert lock.read_text() == ""
+
+
+def test_requests_are_counted_by_status_since_the_last_line_and_in_all() -> None:
+    tally = RequestTally()
+    for status in (200, 200, 401, 200):
+        tally.add(status)
+    assert requests_line(tally.take()) == "4 requests: 3 x 200, 1 x 401"
+    assert requests_line(tally.take()) is None  # no line for a quiet minute
+    tally.add(423)
+    assert requests_line(tally.take()) == "1 request: 1 x 423"
+    assert tally.total() == Counter({200: 3, 401: 1, 423: 1})
+
+
+@given(st.dictionaries(st.integers(100, 599), st.integers(1, 10**6), min_size=1))
+def test_a_requests_line_adds_up_to_its_total(by_status: dict[int, int]) -> None:
+    line = requests_line(Counter(by_status))
+    assert line is not None
+    total, _, statuses = line.partition(" request")
+    counts = [
+        int(part.split(" x ")[0].replace(",", "")) for part in statuses.split(": ")[1].split(", ")
+    ]
+    assert int(total.replace(",", "")) == sum(counts) == sum(by_status.values())
+
+
+def test_the_handlers_log_lines_go_to_the_log_file_not_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "local.log"
+    log.write_text("from an earlier run\n")
+    log.chmod(0o644)
+    handlers = [m.logger.registered_handler for m in (ingest_handler, compaction_handler)]
+    before = [h.stream for h in handlers]  # type: ignore[attr-defined]
+    with handler_logs_to(log, fresh=True):
+        ingest_handler.logger.warning("batch refused")
+        compaction_handler.logger.warning("partition")
+    assert [h.stream for h in handlers] == before  # type: ignore[attr-defined]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(line["service"], line["message"]) for line in lines] == [
+        ("ingest", "batch refused"),
+        ("compaction", "partition"),
+    ]
+    assert log.stat().st_mode & 0o777 == 0o600
+    with handler_logs_to(log):  # `ilake compact` appends to the running stack's log
+        compaction_handler.logger.warning("count")
+    assert len(log.read_text().splitlines()) == 3
+    assert "batch refused" not in capsys.readouterr().out
+
+
+def test_a_log_path_that_is_a_symlink_is_refused_with_a_reason(tmp_path: Path) -> None:
+    """The log is opened without following links: a planted link cannot send it elsewhere."""
+    elsewhere = tmp_path / "elsewhere"
+    (tmp_path / "local.log").symlink_to(elsewhere)
+    with (
+        pytest.raises(LocalModeError, match=r"cannot write the handlers' log .*local\.log"),
+        handler_logs_to(tmp_path / "local.log"),
+    ):
+        pass
+    assert not elsewhere.exists()
+
+
+def test_local_up_that_cannot_start_leaves_the_signal_handlers_as_they_were(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    assert main(["local", "up", "--state-dir", str(tmp_path / "missing")]) == 2
+    assert {sig: signal.getsignal(sig) for sig in before} == before
+    assert "does not exist" in capsys.readouterr().err
