@@ -356,19 +356,36 @@ def simulate(
     progress bar, then a summary: batches, events not captured by the agents' policy and
     rejected by the server (by reason), accepted, redactions by detector, events/s.
 
+    Ctrl-C stops every agent after the batch it is sending and prints what was delivered so
+    far (exit 130). Exits 2 when agents stopped early or events were not delivered.
+
     Example: [bold]ilake simulate --program menu-navigation --agents 8 --minutes 30[/]
     """
-    from .local import LocalModeError
+    import threading
+
+    from .local import LocalModeError, not_answering
+    from .ui import ctrl_c_sets, undelivered
 
     _program(program)
     state = _local_state(state_dir)
     if program not in state.programs:
         fail(f"program {program!r} is not provisioned in this local stack; restart it")
+    interrupted = threading.Event()
     try:
-        summary = simulate_with_progress(state, program, agents=agents, minutes=minutes, seed=seed)
+        with ctrl_c_sets(interrupted):
+            summary = simulate_with_progress(
+                state, program, agents=agents, minutes=minutes, seed=seed, stop=interrupted
+            )
     except LocalModeError as exc:
         fail(str(exc))
     print_summary(summary)
+    if interrupted.is_set():
+        err.print("interrupted: the summary counts what was delivered before Ctrl-C")
+        raise typer.Exit(130)
+    shortfall = undelivered(summary)
+    if shortfall:
+        gone = "" if state.answers() else f" ({not_answering(state.api_url)})"
+        fail(shortfall + gone)
 
 
 # -- query -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Commands against local mode as a user runs them: `ilake compact` prints its table and nothing
-else, and a stack that stops while a command works is said in one line."""
+else, Ctrl-C on `ilake simulate` still prints what was delivered, a simulation that could not
+deliver exits 2, and a stack that stops while a command works is said in one line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import importlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -25,7 +27,7 @@ from lambdas.authorizer import handler as authorizer_handler
 from lambdas.core.settings import BUNDLED_PROGRAMS
 from lambdas.ingest import handler as ingest_handler
 
-from .conftest import running_local_stack
+from .conftest import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 TABLE = ("┏", "┃", "┡", "│", "└")  # every line of a rich table starts with one of these
@@ -50,6 +52,13 @@ def ilake(state_dir: Path, *argv: str) -> subprocess.Popen[str]:
     )
 
 
+def lake_rows(state_dir: Path, program: str, capsys: pytest.CaptureFixture[str]) -> int:
+    capsys.readouterr()
+    sql = f"SELECT count(*) AS n FROM interactions WHERE program = '{program}'"
+    assert main(["query", sql, "-f", "json", "--state-dir", str(state_dir)]) == 0
+    return int(json.loads(capsys.readouterr().out)[0]["n"])
+
+
 def test_compact_prints_its_table_and_nothing_else(stack: tuple[LocalState, Path]) -> None:
     state, state_dir = stack
     program = "shortcut-learning"
@@ -70,6 +79,58 @@ def test_compact_prints_its_table_and_nothing_else(stack: tuple[LocalState, Path
     logged = [json.loads(line) for line in (state_dir / "local.log").read_text().splitlines()]
     compaction = {line["message"] for line in logged if line["service"] == "compaction"}
     assert {"count", "partition"} <= compaction
+
+
+def test_ctrl_c_on_simulate_prints_what_was_delivered_and_exits_130(
+    stack: tuple[LocalState, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, state_dir = stack
+    program = "menu-navigation"
+    s3 = local_client(state, "s3")
+    prefix = f"interactions/program={program}/"
+    assert s3.list_objects_v2(Bucket=state.bucket, Prefix=prefix).get("KeyCount", 0) == 0
+    process = ilake(state_dir, "simulate", "-p", program, "--agents", "2", "--minutes", "300")
+    try:
+        deadline = time.monotonic() + 120
+        while not s3.list_objects_v2(Bucket=state.bucket, Prefix=prefix).get("KeyCount", 0):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no batch delivered within 120 s"
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert re.search(rf"{program}: 2 agents, \d+ batches \(\d+ x 200\)", stdout), stdout
+    assert "agents stopped early: interrupted 2" in stdout
+    assert "interrupted: the summary counts what was delivered before Ctrl-C" in stderr
+    assert "Traceback" not in stderr
+    accepted = int(re.search(r"accepted ([\d,]+)", stdout).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert 0 < accepted == lake_rows(state_dir, program, capsys)
+
+
+def test_simulate_exits_2_when_the_agents_could_not_deliver(
+    stack: tuple[LocalState, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A paused program answers 423: the agents stop and wipe their spools; the summary is
+    printed and the command fails with the count."""
+    state, state_dir = stack
+    program = "shortcut-learning"
+    dynamodb = local_client(state, "dynamodb")
+    key = {"program": {"S": program}}
+    dynamodb.put_item(TableName="ilake-local-program-state", Item={**key, "state": {"S": "PAUSED"}})
+    try:
+        argv = ["simulate", "-p", program, "--agents", "2", "--minutes", "1"]
+        assert main([*argv, "--state-dir", str(state_dir)]) == 2
+    finally:
+        dynamodb.delete_item(TableName="ilake-local-program-state", Key=key)
+    captured = capsys.readouterr()
+    assert f"{program}: 2 agents" in captured.out
+    err = " ".join(captured.err.split())
+    assert re.fullmatch(
+        r"error: [\d,]+ events recorded by the agents were not delivered; agents stopped early: "
+        r"program paused 2",
+        err,
+    ), err
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from ilake.local import (
     requests_line,
     take_lock,
 )
+from ilake.ui import ctrl_c_sets
 from lambdas.compaction import handler as compaction_handler
 from lambdas.ingest import handler as ingest_handler
 
@@ -202,6 +204,17 @@ def test_a_log_path_that_is_a_symlink_is_refused_with_a_reason(tmp_path: Path) -
     ):
         pass
     assert not elsewhere.exists()
+
+
+def test_the_first_ctrl_c_sets_the_event_and_a_second_one_interrupts() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    stop = threading.Event()
+    with ctrl_c_sets(stop):
+        signal.raise_signal(signal.SIGINT)
+        assert stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_local_up_that_cannot_start_leaves_the_signal_handlers_as_they_were(
