@@ -63,6 +63,7 @@ DEFAULT_STATE_DIR = Path(".ilake")
 
 class _Options:
     programs_dir: Path = BUNDLED_PROGRAMS
+    local_state: Any = None  # the local stack this command uses, once it has looked it up
 
 
 options = _Options()
@@ -150,52 +151,79 @@ def local_up(
     allow_non_loopback: Annotated[
         bool, typer.Option(help="Listen on a non-loopback address (exposes the API).")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(help="The handlers' JSON log lines on stdout, not in <state-dir>/local.log."),
+    ] = False,
 ) -> None:
     """Run local mode (moto + the HTTP API on loopback) until Ctrl-C or SIGTERM.
 
     Provisions everything the CDK app declares that local mode needs, enrolls one agent per
-    program and writes the endpoints and tokens to <state-dir>/local.json (mode 600).
+    program and writes the endpoints and tokens to <state-dir>/local.json (mode 600), which is
+    removed when it stops. Prints the endpoints, then a line a minute counting the requests by
+    status; the handlers' log lines go to <state-dir>/local.log (mode 600).
 
     Example: [bold]mkdir -p .ilake && ilake local up --port 8080 --state-dir .ilake[/]
     """
     import signal
     import threading
+    from contextlib import ExitStack
 
-    from .local import LocalModeError, LocalStack
+    from .local import LOG_FILE, STATE_FILE, LocalModeError, LocalStack, requests_line
 
-    try:
-        stack = LocalStack(
-            programs_dir=options.programs_dir,
-            state_dir=state_dir,
-            host=host,
-            port=port,
-            allow_non_loopback=allow_non_loopback,
-        )
-        state = stack.start()
-    except LocalModeError as exc:
-        fail(f"ilake local up: {exc}")
     stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
-    out.print(f"API        {state.api_url}")
-    out.print(f"AWS (moto) {state.aws_endpoint_url}  region {state.region}  bucket {state.bucket}")
-    for name, program in state.programs.items():
-        out.print(f"program    {name}: token {program['token']}  key {program['key_id']}")
-    out.print(f"state      {state_dir / 'local.json'}  (Ctrl-C stops everything)")
-    try:
-        stopped.wait()
-    finally:
-        stack.stop()
+    with ExitStack() as handlers:  # set before start (a stop while it starts waits), then undone
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                number = getattr(signal, name)
+                previous = signal.signal(number, lambda *_: stopped.set())
+                handlers.callback(signal.signal, number, previous or signal.SIG_DFL)
+        try:
+            stack = LocalStack(
+                programs_dir=options.programs_dir,
+                state_dir=state_dir,
+                host=host,
+                port=port,
+                allow_non_loopback=allow_non_loopback,
+                verbose=verbose,
+            )
+            state = stack.start()
+        except LocalModeError as exc:
+            fail(f"ilake local up: {exc}")
+        started = time.monotonic()
+        try:
+            out.print(f"API        {state.api_url}")
+            out.print(
+                f"AWS (moto) {state.aws_endpoint_url}  region {state.region}  bucket {state.bucket}"
+            )
+            out.print(f"programs   {', '.join(state.programs)} (one agent token each)")
+            out.print(f"tokens     {state_dir / STATE_FILE}  (mode 600, with the endpoints)")
+            out.print(f"logs       {'stdout (--verbose)' if verbose else state_dir / LOG_FILE}")
+            out.print("Ctrl-C stops everything; requests are counted here once a minute")
+            while not stopped.wait(60):
+                line = requests_line(stack.requests.take())
+                if line:
+                    out.print(f"{datetime.now(UTC):%H:%M:%S} UTC  {line}")
+        finally:
+            stack.stop()
+    served = requests_line(stack.requests.total()) or "no requests"
+    out.print(
+        f"{datetime.now(UTC):%H:%M:%S} UTC  stopped after {time.monotonic() - started:.0f} s "
+        f"({served}); {state_dir / STATE_FILE} removed"
+    )
 
 
 def _local_state(state_dir: Path) -> Any:
+    """The running stack's state, this process pointed at it. A stack that is not running is
+    one line on stderr and exit 2; one that stops while the command works is too (`main`)."""
     from .local import LocalModeError, LocalState
 
     try:
-        state = LocalState.read(state_dir)
+        state = LocalState.running(state_dir)
     except LocalModeError as exc:
         fail(str(exc))
     state.use()
+    options.local_state = state
     return state
 
 
@@ -360,19 +388,36 @@ def simulate(
     progress bar, then a summary: batches, events not captured by the agents' policy and
     rejected by the server (by reason), accepted, redactions by detector, events/s.
 
+    Ctrl-C stops every agent after the batch it is sending and prints what was delivered so
+    far (exit 130). Exits 2 when agents stopped early or events were not delivered.
+
     Example: [bold]ilake simulate --program menu-navigation --agents 8 --minutes 30[/]
     """
-    from .local import LocalModeError
+    import threading
+
+    from .local import LocalModeError, not_answering
+    from .ui import ctrl_c_sets, undelivered
 
     _program(program)
     state = _local_state(state_dir)
     if program not in state.programs:
         fail(f"program {program!r} is not provisioned in this local stack; restart it")
+    interrupted = threading.Event()
     try:
-        summary = simulate_with_progress(state, program, agents=agents, minutes=minutes, seed=seed)
+        with ctrl_c_sets(interrupted):
+            summary = simulate_with_progress(
+                state, program, agents=agents, minutes=minutes, seed=seed, stop=interrupted
+            )
     except LocalModeError as exc:
         fail(str(exc))
     print_summary(summary)
+    if interrupted.is_set():
+        err.print("interrupted: the summary counts what was delivered before Ctrl-C")
+        raise typer.Exit(130)
+    shortfall = undelivered(summary)
+    if shortfall:
+        gone = "" if state.answers() else f" ({not_answering(state.api_url)})"
+        fail(shortfall + gone)
 
 
 # -- query -----------------------------------------------------------------------------------
@@ -930,7 +975,7 @@ def compact(
     released by the next batch that carries them); then each closed hour's small files are
     rewritten with the texts released since filled in; hours 3 and 24 hours old get those texts
     filled in again (COMPACTION_REFILL_AFTER_HOURS). Exits 2 if a partition could not be
-    compacted.
+    compacted. Prints the table only; the run's log lines go to <state-dir>/local.log.
 
     Example: [bold]ilake compact --program menu-navigation[/]
     """
@@ -948,15 +993,18 @@ def compact(
 
     from lambdas.compaction.handler import handler
 
-    from .local import not_answering
+    from .local import LOG_FILE, LocalModeError, handler_logs_to, not_answering
 
     rows: list[tuple[Any, ...]] = []
     failed = 0
     for name in names:
-        try:
-            result = handler({"program": name, **({"now": now} if now else {})})
+        try:  # the table is the output: the run's log lines join local mode's handler log
+            with handler_logs_to(state_dir / LOG_FILE):
+                result = handler({"program": name, **({"now": now} if now else {})})
         except (BotoCoreError, ClientError):
             fail(not_answering(state.aws_endpoint_url))
+        except LocalModeError as exc:  # the log file cannot be written
+            fail(str(exc))
         if "skipped" in result:
             rows.append((name, "", "", "skipped: " + result["skipped"], *[""] * 7))
             continue
@@ -1145,6 +1193,7 @@ def main(argv: list[str] | None = None) -> int:
     never a traceback (which could quote submitted data or a token): AWS without a region or
     credentials, an unreachable endpoint, a file that cannot be read or written, Ctrl-C.
     """
+    options.local_state = None
     try:
         app(args=argv, prog_name="ilake")  # standalone: usage errors exit 2, with a message
     except SystemExit as exc:
@@ -1154,6 +1203,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the last line of defence, on purpose
         message, code = unforeseen(exc)
+        state, options.local_state = options.local_state, None
+        if state is not None and not state.answers():  # the stack stopped while we worked
+            from .local import not_answering
+
+            message, code = not_answering(state.api_url), 2
         err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
         return code
     return 0

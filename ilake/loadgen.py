@@ -43,6 +43,7 @@ from .simulate import AGENT, session_batches
 
 SUBJECTS = ["jdoe", "asmith", "mgarcia", "lchen", "okafor", "nkumar", "epetrov", "sdubois"]
 STOP = {401: "unauthorized", 403: "forbidden", 404: "unknown program", 423: "program paused"}
+INTERRUPTED = "interrupted"  # told to stop (Ctrl-C) before its session was over
 # Batches are cut by flush() at the end of each planned window, or by count as a plan would
 # (2,000 events); never by age, which would make them depend on timing.
 LIMITS = Limits(max_events=2_000, max_age_s=24 * 3600, backoff_base_s=0.05, backoff_max_s=2.0)
@@ -63,6 +64,7 @@ class Summary:
     server_redactions: Counter[str] = field(default_factory=Counter)  # found again by the server
     retries: int = 0
     stopped: Counter[str] = field(default_factory=Counter)  # why agents stopped early
+    undelivered: int = 0  # recorded on the agents, never acknowledged (spooled, or wiped on 423)
     seconds: float = 0.0
 
     @property
@@ -79,6 +81,11 @@ class Summary:
         self.redactions.update(counters.redactions)
         self.server_redactions.update(counters.server_redactions)
         self.retries += counters.retries
+        self.undelivered += counters.recorded - (
+            counters.events_delivered
+            + counters.events_rejected_by_server
+            + counters.events_dropped_400
+        )
 
 
 class Agent:
@@ -162,11 +169,13 @@ def simulate(
     transport: Callable[[], Transport] | None = None,
     limits: Limits = LIMITS,
     flush_timeout_s: float = FLUSH_TIMEOUT_S,
+    stop: threading.Event | None = None,
 ) -> Summary:
     """Record every agent's planned windows through its own SDK client, the agents
     concurrently, each in order, agent i with `tokens[i]` (one enrolled agent per person, so
     that texts many of them see become common; a single token is used by every agent);
-    `transport` (tests) makes each agent's HTTP transport."""
+    `transport` (tests) makes each agent's HTTP transport. Once `stop` is set, every agent
+    ends after the window it is delivering, so the summary counts what was delivered."""
     summary = Summary(program=program, agents=len(plans))
     lock = threading.Lock()
 
@@ -195,6 +204,9 @@ def simulate(
         recorded = 0
         try:
             for batch in batches:
+                if stop is not None and stop.is_set():
+                    stopped = INTERRUPTED
+                    break
                 for event in batch["events"]:
                     client.record(event)
                 recorded += len(batch["events"])

@@ -1,15 +1,21 @@
-"""Local mode (DESIGN 4.7): moto in server mode plus the HTTP API, on loopback, in one process.
+"""Local mode: moto in server mode plus the HTTP API, on loopback, in one process.
 
 The HTTP front does what API Gateway does in the cloud: it turns each request into the REQUEST
 authorizer's event, evaluates the returned policy against the method ARN, and hands the proxy
 event (with the authorizer's context) to the real ingest handler. The handlers reach moto through
 `AWS_ENDPOINT_URL`, so they run unchanged. GET /openapi.json serves the API's OpenAPI document
 (lambdas/ingest/openapi.py), unauthenticated.
+
+A running stack is known by its state file (`local.json`: endpoints, tokens, the serving
+process's pid), which exists only while it runs; a file left by a stack that was killed is
+recognised (the process is gone or the endpoints do not answer) and said so. The handlers' JSON
+log lines go to `local.log` in the state dir, so the terminal keeps a line a minute.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import logging
 import os
@@ -17,17 +23,32 @@ import socket
 import sys
 import threading
 import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import msgspec
 
 from .apigw import authorizer_context, authorizer_event, method_arn, policy_allows, proxy_event
 from .metrics import captured_stdout, forward
 
 REGION = "eu-west-1"
 STATE_FILE = "local.json"
+LOCK_FILE = "local.lock"
+LOG_FILE = "local.log"
+PROBE_TIMEOUT_S = 2.0  # a connect on loopback is answered (or refused) at once
+# The handlers whose Powertools loggers local mode runs in process (they print to stdout).
+LOGGING_HANDLERS = (
+    "lambdas.authorizer.handler",
+    "lambdas.ingest.handler",
+    "lambdas.compaction.handler",
+)
 LOOPBACK = ("127.0.0.1", "localhost")  # IPv4 loopback: ThreadingHTTPServer binds AF_INET
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # API Gateway's own payload limit is 10 MB
 RESOURCE_NAMES = {
@@ -52,6 +73,7 @@ class LocalState:
     bucket: str
     programs: dict[str, dict[str, str]]  # program -> {"token": ..., "key_id": ...}
     workflows: dict[str, str] = field(default_factory=dict)  # workflow -> state machine ARN
+    pid: int | None = None  # the serving process; files written before it was recorded lack it
 
     def write(self, state_dir: Path) -> Path:
         path = state_dir / STATE_FILE
@@ -62,17 +84,33 @@ class LocalState:
 
     @classmethod
     def read(cls, state_dir: Path) -> LocalState:
-        """The running stack's endpoints and tokens, as `ilake local up` wrote them."""
+        """The endpoints and tokens as `ilake local up` wrote them (running or not)."""
         path = state_dir / STATE_FILE
         try:
-            return cls(**json.loads(path.read_text()))
+            return msgspec.json.decode(path.read_bytes(), type=cls)
         except FileNotFoundError:
             raise LocalModeError(
                 f"{path} not found: start local mode first (`ilake local up --state-dir "
                 f"{state_dir}`)"
             ) from None
-        except (ValueError, TypeError):
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
             raise LocalModeError(f"{path} is not a local mode state file") from None
+
+    @classmethod
+    def running(cls, state_dir: Path) -> LocalState:
+        """The state of a stack that is up now. A file left behind by one that stopped (killed,
+        crashed, or written before stacks removed theirs) raises LocalModeError saying so."""
+        state = cls.read(state_dir)
+        if not state.answers():
+            raise LocalModeError(not_running(state_dir))
+        return state
+
+    def answers(self, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+        """Whether the stack that wrote this file is up: its process is alive (when the file
+        names it) and both endpoints accept a connection."""
+        if self.pid is not None and not process_alive(self.pid):
+            return False
+        return all(accepts(url, timeout_s) for url in (self.api_url, self.aws_endpoint_url))
 
     def enroll(self, program: str, agent_id: str) -> str:
         """Enroll an agent in the local stack, replacing the agent id's earlier token (a
@@ -119,8 +157,135 @@ class LocalState:
 
 
 def not_answering(endpoint: str) -> str:
-    """What a command says when a state file names a stack that is not running."""
+    """What a command says when the stack stops answering while it works."""
     return f"local mode does not answer at {endpoint}: is `ilake local up` running?"
+
+
+def not_running(state_dir: Path) -> str:
+    """What a command says about a state file that a stopped stack left behind."""
+    return (
+        f"local mode is not running ({state_dir / STATE_FILE} is left from a stack that "
+        f"stopped): start it with `ilake local up --state-dir {state_dir}`"
+    )
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without signalling)."""
+    if pid <= 0:
+        return False  # 0 and negative ids name process groups, never one stack
+    if os.name == "nt":
+        return True  # os.kill would end it: the endpoints alone decide there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, as another user
+    return True
+
+
+def accepts(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether something listens at an http URL's host and port."""
+    try:
+        parts = urlsplit(url)
+        address = (parts.hostname or "", parts.port or 80)
+        with socket.create_connection(address, timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def take_lock(path: Path) -> None:
+    """Claim the state dir for this process: the lock file holds its pid. A lock whose process
+    is gone (a stack killed before it could clean up) is taken over."""
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            holder = _pid_in(path)
+            if holder is None:
+                raise LocalModeError(
+                    f"{path} exists: another `ilake local up` uses this state dir "
+                    "(or a crashed one left it; delete the file if so)"
+                ) from None
+            if process_alive(holder):
+                raise LocalModeError(
+                    f"{path} exists: another `ilake local up` (pid {holder}) uses this state dir"
+                ) from None
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as lock:
+            lock.write(f"{os.getpid()}\n")
+        return
+    raise LocalModeError(f"{path} was taken by another `ilake local up` just now")
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None  # being written, or written by a version that did not record it
+
+
+@contextmanager
+def handler_logs_to(path: Path, *, fresh: bool = False) -> Iterator[Path]:
+    """Send the handlers' JSON log lines (Powertools loggers, on stdout by default) to `path`,
+    mode 600, appended (emptied first if `fresh`); back where they were on exit."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags | (os.O_TRUNC if fresh else 0), 0o600)
+        os.chmod(fd if os.chmod in os.supports_fd else path, 0o600)  # an older file's bits
+    except OSError as exc:
+        raise LocalModeError(f"cannot write the handlers' log {path}: {exc.strerror}") from None
+    with open(fd, "a", encoding="utf-8", buffering=1) as stream:
+        handlers = [_log_handler(module) for module in LOGGING_HANDLERS]
+        before: list[TextIO | None] = [handler.setStream(stream) for handler in handlers]
+        try:
+            yield path
+        finally:
+            for handler, previous in zip(handlers, before, strict=True):
+                if previous is not None:
+                    handler.setStream(previous)
+
+
+def _log_handler(module: str) -> logging.StreamHandler[TextIO]:
+    handler = importlib.import_module(module).logger.registered_handler
+    if not isinstance(handler, logging.StreamHandler):
+        raise TypeError(f"{module}'s logger does not write to a stream")
+    return handler
+
+
+class RequestTally:
+    """Requests the HTTP front answered, by status: since the last `take()`, and in all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recent: Counter[int] = Counter()
+        self._total: Counter[int] = Counter()
+
+    def add(self, status: int) -> None:
+        with self._lock:
+            self._recent[status] += 1
+            self._total[status] += 1
+
+    def take(self) -> Counter[int]:
+        """The counts since the last call, and start counting again."""
+        with self._lock:
+            recent, self._recent = self._recent, Counter()
+        return recent
+
+    def total(self) -> Counter[int]:
+        with self._lock:
+            return Counter(self._total)
+
+
+def requests_line(by_status: Counter[int]) -> str | None:
+    """`12 requests: 11 x 200, 1 x 401`, or None when there were none."""
+    n = sum(by_status.values())
+    if not n:
+        return None
+    statuses = ", ".join(f"{count:,} x {status}" for status, count in sorted(by_status.items()))
+    return f"{n:,} request{'' if n == 1 else 's'}: {statuses}"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -262,6 +427,8 @@ class _ApiHandler(BaseHTTPRequestHandler):
         self._reply(status, headers_out, payload)
 
     def _reply(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        if isinstance(self.server, _ApiServer):
+            self.server.requests.add(status)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -272,8 +439,18 @@ class _ApiHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 
 
+class _ApiServer(ThreadingHTTPServer):
+    def __init__(self, address: tuple[str, int], requests: RequestTally) -> None:
+        super().__init__(address, _ApiHandler)
+        self.requests = requests
+
+
 class LocalStack:
-    """moto server + provisioning + HTTP API; `start()` then `stop()` (or use as a context)."""
+    """moto server + provisioning + HTTP API; `start()` then `stop()` (or use as a context).
+
+    While it runs, `<state-dir>/local.json` names it and the handlers log to
+    `<state-dir>/local.log` (or, `verbose`, to stdout as a Lambda does); `stop()` removes the
+    state file and the lock."""
 
     def __init__(
         self,
@@ -283,6 +460,7 @@ class LocalStack:
         host: str = "127.0.0.1",
         port: int = 8080,
         allow_non_loopback: bool = False,
+        verbose: bool = False,
     ) -> None:
         if host not in LOOPBACK and not allow_non_loopback:
             raise LocalModeError(
@@ -295,22 +473,20 @@ class LocalStack:
             host,
             port,
         )
+        self.verbose = verbose
+        self.requests = RequestTally()
         self._moto: Any = None
         self._http: ThreadingHTTPServer | None = None
         self._serving = False
-        self._lock_path = state_dir / "local.lock"
+        self._lock_path = state_dir / LOCK_FILE
+        self._state_path: Path | None = None  # the state file this stack wrote
+        self._logs = ExitStack()
         self.state: LocalState | None = None
 
     def start(self) -> LocalState:
         if not self.state_dir.is_dir():
             raise LocalModeError(f"state dir {self.state_dir} does not exist (create it first)")
-        try:
-            self._lock_path.touch(exist_ok=False)
-        except FileExistsError:
-            raise LocalModeError(
-                f"{self._lock_path} exists: another `ilake local up` uses this state dir "
-                "(or a crashed one left it; delete the file if so)"
-            ) from None
+        take_lock(self._lock_path)
         try:
             return self._start()
         except BaseException:
@@ -319,7 +495,7 @@ class LocalStack:
 
     def _start(self) -> LocalState:
         try:
-            self._http = ThreadingHTTPServer((self.host, self.port), _ApiHandler)
+            self._http = _ApiServer((self.host, self.port), self.requests)
         except OSError as exc:
             raise LocalModeError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror}"
@@ -350,7 +526,9 @@ class LocalStack:
         )
         os.environ.pop("AWS_SESSION_TOKEN", None)
         self.state = self._provision(endpoint)
-        self.state.write(self.state_dir)
+        if not self.verbose:
+            self._logs.enter_context(handler_logs_to(self.state_dir / LOG_FILE, fresh=True))
+        self._state_path = self.state.write(self.state_dir)
         threading.Thread(target=self._http.serve_forever, name="ilake-api", daemon=True).start()
         self._serving = True
         return self.state
@@ -409,9 +587,13 @@ class LocalStack:
             bucket=settings.lake_bucket,
             programs={name: {"token": tokens[name], "key_id": key_arns[name]} for name in programs},
             workflows=machines,
+            pid=os.getpid(),
         )
 
     def stop(self) -> None:
+        if self._state_path is not None:  # first: from now on commands say it is not running
+            self._state_path.unlink(missing_ok=True)
+            self._state_path = None
         if self._http is not None:
             if self._serving:
                 self._http.shutdown()  # waits for serve_forever to return
@@ -421,6 +603,7 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        self._logs.close()
         self._lock_path.unlink(missing_ok=True)
 
     def __enter__(self) -> LocalState:

@@ -334,7 +334,8 @@ th { font-size: 12.5px; color: var(--muted); font-weight: 600; background: #fafb
 th:first-child, td:first-child, th.text, td.text { text-align: left; }
 a { color: #2f5f96; text-decoration: none; }
 a:hover { text-decoration: underline; }
-.grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 16px; margin-top: 12px; }
+.grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 16px;
+        margin-top: 12px; }
 .card { padding: 14px 16px; min-width: 0; margin: 0; }
 .card.wide { grid-column: 1 / -1; }
 .stack { display: flex; flex-direction: column; gap: 16px; }

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import sys
+import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
@@ -57,9 +61,11 @@ def simulate_with_progress(
     minutes: float,
     seed: int = 0,
     spread_hours: float = 0,
+    stop: threading.Event | None = None,
 ) -> Summary:
     """`ilake simulate`'s work: plan the sessions, enroll one agent per simulated employee,
-    record the sessions through the agent SDK, show a progress bar on stderr."""
+    record the sessions through the agent SDK, show a progress bar on stderr. Setting `stop`
+    ends every agent after the window it is delivering."""
     plans = plan(agents=agents, minutes=minutes, seed=seed, spread_hours=spread_hours)
     total = sum(len(batch["events"]) for batches in plans for batch in batches)
     with Progress(
@@ -80,7 +86,40 @@ def simulate_with_progress(
             program=program,
             seed=seed,
             on_events=lambda n: progress.advance(task, n),
+            stop=stop,
         )
+
+
+@contextmanager
+def ctrl_c_sets(event: threading.Event) -> Iterator[threading.Event]:
+    """Inside, the first Ctrl-C sets `event` instead of raising KeyboardInterrupt, so the work
+    can stop at a clean point and say what it did; a second one interrupts as usual. Only the
+    main thread receives signals, and an ignored Ctrl-C (nohup) stays ignored."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is signal.SIG_IGN:
+        yield event
+        return
+    restore = previous if previous is not None else signal.default_int_handler
+
+    def interrupted(signum: int, frame: Any) -> None:
+        event.set()
+        signal.signal(signal.SIGINT, restore)
+
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, restore)
+
+
+def undelivered(summary: Summary) -> str | None:
+    """Why a simulation fell short, in one line (None when every agent delivered everything)."""
+    why = []
+    if summary.undelivered:
+        why.append(f"{summary.undelivered:,} events recorded by the agents were not delivered")
+    if summary.stopped:
+        why.append(f"agents stopped early: {counts(summary.stopped)}")
+    return "; ".join(why) or None
 
 
 def print_summary(summary: Summary) -> None:
@@ -98,6 +137,11 @@ def print_summary(summary: Summary) -> None:
     out.print(f"  redactions on the agents, by detector: {counts(summary.redactions)}")
     if summary.server_redactions:
         out.print(f"  found again by the server, by detector: {counts(summary.server_redactions)}")
+    if summary.undelivered:
+        out.print(
+            f"  recorded on the agents but not delivered: {summary.undelivered:,} "
+            "(gone with the simulated agents' temporary spools)"
+        )
     if summary.stopped:
         out.print(f"  agents stopped early: {counts(summary.stopped)}")
 

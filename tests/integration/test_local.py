@@ -123,12 +123,15 @@ def test_second_stack_on_the_same_state_dir_and_non_loopback_are_refused(
 
 
 def test_stop_leaves_no_server_thread_behind(tmp_path: Path) -> None:
+    """Nor a state file: `ilake demo` runs its stack in process, and a local.json left behind
+    would name a stack that is gone."""
     saved = dict(os.environ)
     before = {t.name for t in threading.enumerate()}
     port = free_port()
     try:
         with LocalStack(programs_dir=BUNDLED_PROGRAMS, state_dir=tmp_path, port=port):
             assert "ilake-api" in {t.name for t in threading.enumerate()}
+            assert (tmp_path / "local.json").exists()
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -137,5 +140,6 @@ def test_stop_leaves_no_server_thread_behind(tmp_path: Path) -> None:
     time.sleep(0.2)
     assert "ilake-api" not in {t.name for t in threading.enumerate()} - before
     assert not (tmp_path / "local.lock").exists()
+    assert not (tmp_path / "local.json").exists()
     with pytest.raises(OSError):  # noqa: PT011 - the port is closed again
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)

@@ -404,15 +404,18 @@ def test_simulate_runs_again_against_the_same_stack(
     assert [r["status"] for r in tokens].count("active") == 1
 
 
-def test_local_up_as_a_process_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+def test_local_up_as_a_process_is_quiet_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """The terminal keeps the endpoints and where the tokens and logs are, never a token or a
+    handler's log line; SIGTERM says so and removes the state file."""
     port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_LOG_LEVEL"}  # INFO: a line each
     process = subprocess.Popen(
         [sys.executable, "-m", "ilake.cli", "local", "up", "--port", str(port),
          "--state-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"},
+        env=env,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -421,10 +424,14 @@ def test_local_up_as_a_process_serves_then_stops_cleanly_on_sigterm(tmp_path: Pa
             assert time.monotonic() < deadline, "local up did not start within 60 s"
             time.sleep(0.2)
         state = LocalState.read(tmp_path)
+        assert state.pid == process.pid
         token = state.programs["menu-navigation"]["token"]
         agent = Agent(state.api_url, token, "menu-navigation")
         batch = make_batch(10, seed=5, start_ms=int(time.time() * 1000) - 60_000)
         assert agent.post(batch)[0] == 200
+        stranger = Agent(state.api_url, "ilk_" + "x" * 43, "menu-navigation")
+        assert stranger.post(batch)[0] == 401
+        stranger.close()
         agent.close()
         moto_port = int(state.aws_endpoint_url.rsplit(":", 1)[1])
     finally:
@@ -432,18 +439,45 @@ def test_local_up_as_a_process_serves_then_stops_cleanly_on_sigterm(tmp_path: Pa
         stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert f"API        http://127.0.0.1:{port}" in stdout
+    assert f"AWS (moto) {state.aws_endpoint_url}" in stdout
+    assert f"tokens     {tmp_path / 'local.json'}" in stdout
+    assert token not in stdout + stderr
+    assert "{" not in stdout + stderr  # no JSON log line
+    assert re.search(r"stopped after \d+ s \(2 requests: 1 x 200, 1 x 401\); .*local.json removed",
+                     stdout.replace("\n", " "))  # fmt: skip
+    logged = [json.loads(line) for line in (tmp_path / "local.log").read_text().splitlines()]
+    assert {(line["service"], line["message"]) for line in logged} >= {
+        ("authorizer", "allowed"),
+        ("authorizer", "denied"),
+        ("ingest", "batch stored"),
+    }
+    assert token not in (tmp_path / "local.log").read_text()
+    assert (tmp_path / "local.log").stat().st_mode & 0o077 == 0
+    assert not (tmp_path / "local.json").exists()
     assert not (tmp_path / "local.lock").exists()
     for closed in (port, moto_port):
         with pytest.raises(OSError):  # noqa: PT011 - nothing listens any more
             urllib.request.urlopen(f"http://127.0.0.1:{closed}/", timeout=2)
 
 
-@pytest.mark.parametrize("command", [["simulate", "-p", "menu-navigation"], ["compact"]])
-def test_a_stopped_stack_is_said_in_one_line(
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["query", "SELECT 1"],
+        ["report"],
+        ["status"],
+        ["audit"],
+        ["agents", "list", "-p", "menu-navigation"],
+        ["simulate", "-p", "menu-navigation"],
+        ["compact"],
+    ],
+    ids=" ".join,
+)
+def test_a_state_file_of_a_stack_that_stopped_is_said_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
-    """A state file left behind by a stopped stack: enrolling the simulated agents, or the
-    hourly run, finds nobody, and the command says why in one line, exit 2, no traceback."""
+    """A state file that names no process (written before the pid was recorded) and endpoints
+    where nothing listens: the command says local mode is not running, exit 2, no traceback."""
     dead = f"http://127.0.0.1:{free_port()}"
     programs = {"menu-navigation": {"token": "t", "key_id": "k"}}
     LocalState(dead, dead, "eu-west-1", "b", programs).write(tmp_path)
@@ -454,6 +488,6 @@ def test_a_stopped_stack_is_said_in_one_line(
         os.environ.clear()
         os.environ.update(saved)
     err = capsys.readouterr().err
-    assert "local mode does not answer" in err
+    assert " ".join(err.split()).startswith("error: local mode is not running")
     assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
+    assert err.count("error:") == 1

@@ -14,6 +14,7 @@ import pytest
 
 from ilake.loadgen import LIMITS, Summary, plan, simulate
 from ilake.simulate import APPS, session_batches
+from ilake.ui import undelivered
 from ilake_agent.client import Limits
 from lambdas.core.programs import Program, load_programs
 from lambdas.core.schema import EVENT_TYPES
@@ -149,7 +150,7 @@ class ScriptedServer:
 
 
 def scripted(
-    script: list[int], windows: int, program: Program | None = None
+    script: list[int], windows: int, program: Program | None = None, flush_timeout_s: float = 60
 ) -> tuple[Summary, ScriptedServer]:
     server = ScriptedServer(script, program or make_program())
     plans = [
@@ -157,7 +158,13 @@ def scripted(
     ]
     assert len(plans[0]) == windows
     summary = simulate(
-        plans, api_url="http://x", tokens=["t"], program="p", transport=lambda: server, limits=FAST
+        plans,
+        api_url="http://x",
+        tokens=["t"],
+        program="p",
+        transport=lambda: server,
+        limits=FAST,
+        flush_timeout_s=flush_timeout_s,
     )
     return summary, server
 
@@ -309,3 +316,55 @@ def test_the_summary_counts_what_the_server_would_have_counted_on_the_raw_events
     assert summary.rejected == raw_rejected
     # nothing is left for the server to find: the agents' own placeholders are not counted again
     assert summary.server_redactions == {}
+
+
+# --- stopping: Ctrl-C and what was not delivered ----------------------------------------------
+
+
+def test_a_stop_ends_every_agent_after_the_window_it_is_delivering() -> None:
+    """`ilake simulate`'s Ctrl-C: the summary counts what was delivered, and nothing after."""
+    stop = threading.Event()
+
+    class StopsAfterTwo(ScriptedServer):
+        def post(
+            self, path: str, body: bytes, headers: dict[str, str]
+        ) -> tuple[int, Any, dict[str, str]]:
+            answer = super().post(path, body, headers)
+            if len(self.posts) == 2:
+                stop.set()  # as Ctrl-C does while the second window is on its way
+            return answer
+
+    server = StopsAfterTwo([], make_program())
+    plans = [session_batches(3, subject="jdoe", device="LAPTOP-1", minutes=3, end_ms=END_MS)]
+    assert len(plans[0]) == 6
+    summary = simulate(
+        plans,
+        api_url="http://x",
+        tokens=["t"],
+        program="p",
+        transport=lambda: server,
+        limits=FAST,
+        stop=stop,
+    )
+    assert len(server.posts) == 2
+    assert summary.batches == Counter({200: 2})
+    assert summary.stopped == Counter({"interrupted": 1})
+    delivered = sum(len(post["events"]) for post in server.posts)
+    assert summary.events_sent == delivered
+    assert summary.events == len(events_of(plans[0][:2]))  # the rest was never recorded
+    assert summary.undelivered == 0
+
+
+def test_events_the_server_never_acknowledged_are_counted_as_undelivered() -> None:
+    """A stack that stops answering: the agent gives up on the window and says how many
+    recorded events did not get through (`ilake simulate` then exits 2 with that count)."""
+    summary, server = scripted([503] * 10_000, windows=2, flush_timeout_s=0.3)
+    recorded = len(server.posts[0]["events"])
+    assert summary.undelivered == recorded > 0
+    assert summary.stopped == Counter({"not delivered in time": 1})
+    assert summary.accepted == 0
+    assert undelivered(summary) == (
+        f"{recorded:,} events recorded by the agents were not delivered; "
+        "agents stopped early: not delivered in time 1"
+    )
+    assert undelivered(Summary(program="p", agents=1)) is None
