@@ -69,8 +69,9 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgspec
 from msgspec import UNSET
@@ -78,6 +79,13 @@ from msgspec import UNSET
 from lambdas.core.programs import DEFAULT_DENIED_APPS, app_denied, glob_regex
 from lambdas.core.redact import DETECTORS, Redactor
 from lambdas.core.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES, NESTED
+from lambdas.core.validation import (
+    INVALID_REASONS,
+    MAX_CLOCK_SKEW_MS,
+    MAX_EVENT_AGE_MS,
+    POINTER_TYPES,
+    judge,
+)
 from lambdas.core.vocabulary import (
     CAPTURE_REASONS,
     MIME,
@@ -124,12 +132,23 @@ _ASCII_SURROGATE = {
 _OMIT: Final = object()
 _MISSING: Final = object()
 
-# Why an event is not captured (counted by reason in the client's Counters).
-INVALID: Final = "invalid"  # not a JSON object, or a value of the wrong JSON type
-UNKNOWN_TYPE: Final = "unknown_type"  # no type, or one the schema does not define
-NOT_COLLECTED: Final = "type_not_collected"  # a type the program does not collect
-DENIED_APP: Final = "denied_app"  # from a denied app, or one outside the allowlist
-NOT_CAPTURED: Final = (INVALID, UNKNOWN_TYPE, NOT_COLLECTED, DENIED_APP)
+# Why an event is not captured (counted by reason in the client's Counters): the program's
+# policy, or the event is invalid (the server's own reason codes, from the server's own checks).
+NOT_COLLECTED: Final = "type_not_collected"  # the server says type_not_allowed
+DENIED_APP: Final = "denied_app"
+NO_STAND_IN: Final = "no_stand_in"
+POLICY_REASONS: Final[dict[str, str]] = {
+    NOT_COLLECTED: "a type the program does not collect",
+    DENIED_APP: "from an app the program denies, or outside its allowlist",
+    NO_STAND_IN: "a character key the server would not keep, with no stand-in of its class",
+}
+UNKNOWN_TYPE: Final = "unknown_type"
+WRONG_TYPE: Final = "wrong_type"
+TS_OUT_OF_RANGE: Final = "ts_out_of_range"
+MISSING_DISPLAY: Final = "missing_display"
+NOT_CAPTURED: Final = (*POLICY_REASONS, *INVALID_REASONS)
+# The agent's reason where the server names the same refusal differently.
+SERVER_REASON: Final = {NOT_COLLECTED: "type_not_allowed"}
 
 Counts = dict[str, int]  # redactions by detector; memoized objects, never mutated
 _NO_COUNTS: Final[Counts] = {}
@@ -142,7 +161,12 @@ class PolicyError(ValueError):
 
 
 class _Reject(Exception):  # internal control flow: never escapes apply()
-    """The event carries a value of the wrong JSON type: it is not captured."""
+    """The event carries a value that is not plain JSON (a tuple, an enum member): it is not
+    captured (apply() only; capture() reads such values as their JSON value)."""
+
+
+class _NoStandIn(Exception):  # internal control flow: never escapes apply() or capture()
+    """A key the server would not keep and no stand-in of its class: not captured."""
 
 
 # --- the server's classifications (lambdas/core/vocabulary.py, shared) -----------------------
@@ -223,8 +247,10 @@ class ClientPolicy:
         detectors: tuple[str, ...],
         deny: tuple[str, ...],
         allow: tuple[str, ...] | None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.program = program
+        self._clock = clock  # seconds, for the server's bounds on `ts`
         self.policy_version = policy_version
         self.purpose = purpose
         self.owner = owner
@@ -256,8 +282,11 @@ class ClientPolicy:
         self._fast_tails = self._compile_fast_tails()
 
     @classmethod
-    def from_policy(cls, policy: Mapping[str, Any]) -> ClientPolicy:
-        """Compile the JSON of GET /v1/programs/{p}/policy; anything unexpected fails closed."""
+    def from_policy(
+        cls, policy: Mapping[str, Any], *, clock: Callable[[], float] = time.time
+    ) -> ClientPolicy:
+        """Compile the JSON of GET /v1/programs/{p}/policy; anything unexpected fails closed.
+        `clock` (seconds) is the one the server's bounds on an event's `ts` are checked with."""
         if not isinstance(policy, Mapping):
             raise PolicyError("the policy answer is not a JSON object")
         collect = _section(policy, "collect")
@@ -297,6 +326,7 @@ class ClientPolicy:
             ),
             # a malformed allowlist allows nothing; an empty one means no allowlist
             allow=(tuple(allow) or None) if allow is not None else (),
+            clock=clock,
         )
 
     # -- apply: the rules, field by field --------------------------------------------------
@@ -310,12 +340,18 @@ class ClientPolicy:
         """(the minimized event, the redactions the server would count for the raw event) or
         why the event is not captured. The reference for `capture()`'s fast path."""
         if not isinstance(event, dict):
-            return INVALID
+            return _invalid(event)
         etype = event.get("type")
-        if type(etype) is not str:
-            return UNKNOWN_TYPE
+        if type(etype) is not str or etype not in EVENT_TYPES:
+            return _invalid(event)
         if etype not in self._shapes:
-            return NOT_COLLECTED if etype in EVENT_TYPES else UNKNOWN_TYPE
+            return NOT_COLLECTED
+        verdict = judge(event)  # the server's own reading of the event, and its reason
+        if isinstance(verdict, str):
+            return verdict
+        typed = verdict[0]
+        if not self._ts_ok(typed.ts):
+            return TS_OUT_OF_RANGE
         fields, nested = _FIELDS[etype]
         try:
             app = event.get("app")
@@ -329,6 +365,8 @@ class ClientPolicy:
                 raise _Reject
             if origin is None:
                 return DENIED_APP
+            if etype in POINTER_TYPES and typed.display is None:
+                return MISSING_DISPLAY
             out: dict[str, Any] = {"type": etype, "app": dict(origin[0])}
             counts = origin[1]
             for name in _ORDER[etype]:  # schema order: modifiers come before key
@@ -337,7 +375,9 @@ class ClientPolicy:
                     continue
                 if value is not None:
                     kinds = _PLAIN.get(name)
-                    if kinds is None:
+                    if name == "display":  # as the server read it (a scale of 1 is the default)
+                        value = msgspec.to_builtins(typed.display)
+                    elif kinds is None:
                         value, found = self._special(name, value, event)
                         counts = _merge(counts, found)
                     elif type(value) not in kinds:  # exact types: not 1.0, not true
@@ -345,7 +385,9 @@ class ClientPolicy:
                 if value is not _OMIT:
                     out[name] = value
         except _Reject:
-            return INVALID
+            return WRONG_TYPE
+        except _NoStandIn:
+            return NO_STAND_IN
         if etype == "clipboard" and out.get("length") is None:
             content = event.get("content")
             if type(content) is str:
@@ -364,10 +406,6 @@ class ClientPolicy:
                 _str_or_none(value.get("title")), _str_or_none(value.get("url"))
             )
             return (dict(kept) if kept else _OMIT), counts
-        if name == "display":
-            if not isinstance(value, dict):
-                raise _Reject
-            return _display(value), _NO_COUNTS
         if name == "target":
             if not isinstance(value, dict):
                 raise _Reject
@@ -384,7 +422,8 @@ class ClientPolicy:
             mods = event.get("modifiers")
             if event["type"] == "key.press":
                 return self._key(value, None), _NO_COUNTS
-            return self._key(value, tuple(mods) if isinstance(mods, list) else ()), _NO_COUNTS
+            modifiers = tuple(mods) if isinstance(mods, list | tuple) else ()
+            return self._key(value, modifiers), _NO_COUNTS
         if not isinstance(value, str):
             raise _Reject
         if name in _CHOICES:
@@ -414,17 +453,20 @@ class ClientPolicy:
         `apply()`'s own code, which decides and counts exactly.
         """
         if not isinstance(event, dict):
-            return INVALID
+            return _invalid(event)
         etype = event.get("type")
         if type(etype) is not str:
-            return UNKNOWN_TYPE
+            return _invalid(event)
         shape = self._shapes.get(etype)
         if shape is None:
             return NOT_COLLECTED if etype in EVENT_TYPES else UNKNOWN_TYPE
         try:
             ev: Any = _convert(event, shape)
-        except (msgspec.ValidationError, TypeError):
+        except (msgspec.ValidationError, TypeError, RecursionError):
             return self._capture_exactly(event)
+        now = self._clock() * 1000
+        if not now - MAX_EVENT_AGE_MS <= ev.ts <= now + MAX_CLOCK_SKEW_MS:
+            return TS_OUT_OF_RANGE
         try:
             app = ev.app
             key = (None, None) if app is None or app is UNSET else (app.name, app.bundle_id)
@@ -433,6 +475,8 @@ class ClientPolicy:
                 origin = self._app(*key)
             if origin is None:
                 return DENIED_APP
+            if etype in POINTER_TYPES and (ev.display is None or ev.display is UNSET):
+                return MISSING_DISPLAY
             ev.app = origin[2]  # type: ignore[index]
             counts: Counts = origin[1]  # type: ignore[index]
             window = ev.window
@@ -447,11 +491,13 @@ class ClientPolicy:
             if tail is not None:
                 counts = tail(ev, counts)
         except _Reject:
-            return INVALID
+            return WRONG_TYPE
+        except _NoStandIn:
+            return NO_STAND_IN
         try:
             return _encode(ev), counts
         except TypeError:  # a value msgspec cannot encode (an object of another class)
-            return INVALID
+            return WRONG_TYPE
 
     def _capture_exactly(self, event: dict[str, Any]) -> tuple[bytes, Counts] | str:
         minimized = self._minimize(event)
@@ -460,7 +506,11 @@ class ClientPolicy:
         try:
             return _encode(minimized[0]), minimized[1]
         except TypeError:
-            return INVALID
+            return WRONG_TYPE
+
+    def _ts_ok(self, ts: int) -> bool:
+        now = self._clock() * 1000
+        return now - MAX_EVENT_AGE_MS <= ts <= now + MAX_CLOCK_SKEW_MS
 
     def _compile_fast_tails(self) -> dict[str, _FastTail]:
         """Per event type, the work on its own fields after the shape checked their types."""
@@ -647,11 +697,11 @@ class ClientPolicy:
                 self._keys.clear()
             self._keys[memo] = sent
         if sent is None:
-            raise _Reject  # no stand-in stores the same values
+            raise _NoStandIn
         return sent  # type: ignore[return-value]
 
     def _menu(self, labels: Any) -> tuple[list[Any], Counts]:
-        if not isinstance(labels, list):
+        if not isinstance(labels, list | tuple):  # a tuple is a JSON array, as msgspec reads it
             raise _Reject
         if self.menu_labels == "drop":
             return [], _NO_COUNTS  # required by the schema; the server stores nothing of it
@@ -777,27 +827,8 @@ def _str_or_none(value: Any) -> str | None:
     raise _Reject
 
 
-def _display(value: dict[str, Any]) -> dict[str, Any]:
-    """The display's numbers, those given (a JSON null is left out)."""
-    out: dict[str, Any] = {}
-    w, h, scale = value.get("w"), value.get("h"), value.get("scale")
-    if w is not None:
-        if type(w) is not int:
-            raise _Reject
-        out["w"] = w
-    if h is not None:
-        if type(h) is not int:
-            raise _Reject
-        out["h"] = h
-    if scale is not None:
-        if type(scale) is not float and type(scale) is not int:
-            raise _Reject
-        out["scale"] = scale
-    return out
-
-
 def _modifiers(value: Any) -> tuple[str, ...]:
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # a tuple is a JSON array, as msgspec reads it
         mods = tuple(value)
         try:
             if mods in _MODIFIER_TUPLES:
@@ -882,49 +913,17 @@ _FIELDS: Final = {
 }
 
 
-# The shapes `capture()` converts events into: JSON types only, no ranges or formats (the
-# server checks those), unknown fields refused (apply()'s code drops and counts them). A
-# missing field stays UNSET (left out when encoded), a null stays None (sent as null), as
-# apply() keeps them apart; inside nested objects missing and null are the same, as there.
-class _App(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    name: str | None = None
-    bundle_id: str | None = None
-
-
-class _Window(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    title: str | None = None
-    url: str | None = None
-
-
-class _Display(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    w: int | None = None  # a null is left out when encoded, as apply() leaves it out
-    h: int | None = None
-    scale: int | float | None = None
-
-
-class _Target(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    role: str | None = None
-    name: str | None = None
-    automation_id: str | None = None
-
-
+# The shapes `capture()` converts events into: the server's own types of every field (so the
+# server's limits are checked in the same C pass), unknown fields refused (apply()'s code drops
+# and counts them). A missing optional field stays UNSET (left out when encoded), a null stays
+# None (sent as null), as apply() keeps them apart.
 def _shape_of(etype: str) -> type[msgspec.Struct]:
-    kinds: dict[str, Any] = {
-        **{name: int for name, k in _PLAIN.items() if k is _INT},
-        **{name: str for name, k in _PLAIN.items() if k is _STR},
-        **{name: int | float for name, k in _PLAIN.items() if k is _NUMBER},
-        "app": _App,
-        "window": _Window,
-        "display": _Display,
-        "target": _Target,
-        **{name: Literal[tuple(sorted(values))] for name, values in _CHOICES.items()},
-        "modifiers": Any,  # lists checked in Python: msgspec would take a tuple for a list
-        "menu_path": Any,
-    }
     fields: list[Any] = [("type", str)]
-    for name in _names(EVENT_CLASS_BY_TYPE[etype]):
-        kind = kinds.get(name, str)  # key, text, mime, reason, content
-        fields.append((name, kind if kind is Any else kind | None | msgspec.UnsetType, UNSET))
+    for f in msgspec.structs.fields(EVENT_CLASS_BY_TYPE[etype]):
+        if f.required:
+            fields.append((f.encode_name, f.type))
+        else:
+            fields.append((f.encode_name, f.type | msgspec.UnsetType, UNSET))
     return msgspec.defstruct(
         f"_Shape_{etype.replace('.', '_')}",
         fields,
@@ -932,6 +931,12 @@ def _shape_of(etype: str) -> type[msgspec.Struct]:
         forbid_unknown_fields=True,
         gc=False,
     )
+
+
+def _invalid(event: Any) -> str:
+    """Why the server refuses an event that is not an object of a known type."""
+    verdict = judge(event)
+    return verdict if isinstance(verdict, str) else WRONG_TYPE
 
 
 _SHAPES: Final = {etype: _shape_of(etype) for etype in EVENT_CLASS_BY_TYPE}
