@@ -225,3 +225,24 @@ def test_a_corrupt_state_file_is_refused(
     (tmp_path / "local.json").write_text('{"api_url": 1}')
     assert main(["query", "SELECT 1", "--state-dir", str(tmp_path)]) == 2
     assert "not a local mode state file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "url", ["api.example.com", "localhost:8080", "ftp://api.example.com", "http://", "%%garbage",
+            "http://[::1", "http://host:99999"],
+)  # fmt: skip
+def test_agent_run_refuses_a_malformed_api_url_in_one_line(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("ilk_" + "t" * 43)
+    token_file.chmod(0o600)
+    argv = ["agent", "run", "-p", "menu-navigation", "--token-file", str(token_file),
+            "--api-url", url, "--spool-dir", str(tmp_path / "spool")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "error: --api-url: the API URL must be an http:// or https:// URL with a host, e.g. "
+        "https://api.example.com"
+    )
+    assert not (tmp_path / "spool").exists()  # refused before anything is set up
