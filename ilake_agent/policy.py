@@ -7,14 +7,19 @@ policy again) and `describe()` tells the employee in plain words what is capture
 Rules of `apply()` (each mirrors what lambdas/core/pipeline.py does on the server, so the server
 stores the same values from the minimized event as it would from the raw one):
 
-1. Not captured at all (None): a type the program does not collect (or one this agent does not
-   know); an event from a denied app, or from an app outside the program's allowlist (the
-   server's globs: built-in denials plus the program's, casefolded, on app name and bundle id;
-   with an allowlist an event naming no app is denied); an event with a wrong JSON type in a field
-   (the server would reject it, and a string where a number belongs is read by no redaction).
-   Pointer sampling is left to the server, which sees every session's moves in order.
-2. Only the fields the schema (DESIGN 4.2) defines are kept: the envelope fields plus the type's
-   own fields, at every level (app, window, display, target); anything else is dropped.
+1. Not captured at all (None), in the server's order and under the server's reason codes: a
+   type the program does not collect (checked first: the agent reads no further what it drops);
+   an event the server's own checks refuse (lambdas/core/validation.py: a missing field, a wrong
+   JSON type, a value out of range or too long, an unknown type, a bad id); a `ts` more than 30
+   days old or 10 minutes ahead of this machine's clock; an event from a denied app, or from an
+   app outside the program's allowlist (the server's globs: built-in denials plus the program's,
+   casefolded, on app name and bundle id; with an allowlist an event naming no app is denied);
+   a pointer event without `display`. So what the agent keeps the server accepts, and what the
+   server would refuse never reaches the spool. Only the server can refuse a repeated event id
+   within a batch, a pointer move inside the sampling interval (it sees every session's moves in
+   order) and an erased subject.
+2. Only the fields the schema (docs/event-schema.md) defines are kept: the envelope fields plus
+   the type's own fields, at every level (app, window, display, target); anything else is dropped.
 3. text.input `text` becomes a surrogate of the same length and character classes (letters
    "a", digits "0", whitespace " ", anything else "!"), so typed text never leaves the machine
    while the server stores the same text_length and class counts.
@@ -43,13 +48,15 @@ collect nothing, a malformed app list denies every app, an unknown or missing de
 every detector.
 
 `capture()` is what `record()` spools: the same rules, on the caller's thread for every event.
-msgspec checks every JSON type in one C pass, into a shape per event type (JSON types only,
-missing kept apart from null, unknown fields refused); Python then does only what needs it, on
+msgspec checks every field in one C pass, into a shape per event type (the server's own types
+and limits, missing kept apart from null, unknown fields refused); Python then does only what
+needs it, on
 memoized decisions, and the result is encoded (memoized objects as pre-encoded JSON). An event
 the shape refuses goes through `apply()`'s own code, which decides and counts exactly. Tests
 check that `capture()` spools exactly `apply()`'s result for any JSON event. The one difference
 is outside JSON: msgspec reads a subclass of str or int (an enum member) as its JSON value,
-where `apply()` refuses it; what is sent is then the plain value's event.
+where `apply()` refuses it; what is sent is then the plain value's event. A tuple is read as
+the JSON array it encodes to by both.
 
 Alongside, `capture()` gives the redactions the server would have counted for the raw event
 (the server sees placeholders only): per detector, once per event and text, in "common" mode
@@ -57,8 +64,8 @@ only (the server counts nothing for a hashed text), a reduced URL at least once,
 clipboard content and unknown fields. Not counted: unknown fields of events the agent does not
 capture (the server counts them before refusing such an event). Counted although the server
 would not have: the redactions in events it refuses after the agent captured them (pointer
-sampling, a clock out of range, a value out of the schema's range, a suppressed subject). Why
-an event is not captured is one of NOT_CAPTURED.
+sampling, a clock that drifted while the event was spooled, a suppressed subject). Why an event
+is not captured is one of NOT_CAPTURED: POLICY_REASONS or the server's INVALID_REASONS.
 
 App decisions, windows, targets, redactions, keys and URL reductions are memoized per distinct
 value (in memory only, each memo cleared when it reaches MEMO_SIZE entries): window titles
@@ -447,10 +454,10 @@ class ClientPolicy:
         the server would have counted for the raw event), or why it is not captured (one of
         NOT_CAPTURED). The JSON is `apply()`'s result, encoded.
 
-        msgspec checks every JSON type in one C pass (into a shape per event type, with no
-        range or format constraints); Python then does only what needs it, on memoized
-        decisions. An event the shape refuses (a wrong type, an unknown field) goes through
-        `apply()`'s own code, which decides and counts exactly.
+        msgspec checks every field in one C pass (into a shape per event type with the server's
+        types and limits); Python then does only what needs it, on memoized decisions. An event
+        the shape refuses (an invalid value, an unknown field) goes through `apply()`'s own code,
+        which asks the server's checks why (or drops and counts the unknown fields).
         """
         if not isinstance(event, dict):
             return _invalid(event)
