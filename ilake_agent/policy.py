@@ -77,6 +77,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -85,7 +86,7 @@ from msgspec import UNSET
 
 from lambdas.core.programs import DEFAULT_DENIED_APPS, app_denied, glob_regex
 from lambdas.core.redact import DETECTORS, Redactor
-from lambdas.core.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES, NESTED
+from lambdas.core.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES, NESTED, EventId
 from lambdas.core.validation import (
     INVALID_REASONS,
     MAX_CLOCK_SKEW_MS,
@@ -136,6 +137,8 @@ _ASCII_SURROGATE = {
     for i, ch in ((i, chr(i)) for i in range(128))
 }
 
+_MAX_AGE_S: Final = MAX_EVENT_AGE_MS / 1000
+_MAX_SKEW_S: Final = MAX_CLOCK_SKEW_MS / 1000
 _OMIT: Final = object()
 _MISSING: Final = object()
 
@@ -285,6 +288,9 @@ class ClientPolicy:
         self._keys: dict[tuple[str, tuple[str, ...] | None], str | None] = {}
         self._windows: dict[tuple[str | None, str | None], _Memo] = {}
         self._targets: dict[tuple[str | None, str | None, str | None], _Memo] = {}
+        # capture()'s memo of the same decisions by the parsed (frozen, hashable) app, window or
+        # target itself: no key tuple to build per event
+        self._parsed: dict[Any, _Memo | None] = {}
         self._shapes = {etype: _SHAPES[etype] for etype in sorted(self.event_types)}
         self._fast_tails = self._compile_fast_tails()
 
@@ -471,15 +477,17 @@ class ClientPolicy:
             ev: Any = _convert(event, shape)
         except (msgspec.ValidationError, TypeError, RecursionError):
             return self._capture_exactly(event)
-        now = self._clock() * 1000
-        if not now - MAX_EVENT_AGE_MS <= ev.ts <= now + MAX_CLOCK_SKEW_MS:
+        if not _event_id_ok(ev.event_id):
+            return self._capture_exactly(event)  # the server's reason, in the server's order
+        now = self._clock()  # in seconds: float arithmetic, 1 ms apart is still told apart
+        if not now - _MAX_AGE_S <= ev.ts / 1000 <= now + _MAX_SKEW_S:
             return TS_OUT_OF_RANGE
         try:
             app = ev.app
-            key = (None, None) if app is None or app is UNSET else (app.name, app.bundle_id)
-            origin = self._apps.get(key, _MISSING)
+            origin = self._parsed.get(app, _MISSING)
             if origin is _MISSING:
-                origin = self._app(*key)
+                key = (None, None) if app is None or app is UNSET else (app.name, app.bundle_id)
+                origin = self._remember(app, self._app(*key))
             if origin is None:
                 return DENIED_APP
             if etype in POINTER_TYPES and (ev.display is None or ev.display is UNSET):
@@ -488,8 +496,8 @@ class ClientPolicy:
             counts: Counts = origin[1]  # type: ignore[index]
             window = ev.window
             if window is not None and window is not UNSET:
-                done = self._windows.get((window.title, window.url)) or self._window(
-                    window.title, window.url
+                done = self._parsed.get(window) or self._remember(
+                    window, self._window(window.title, window.url)
                 )
                 ev.window = done[2] if done[0] else UNSET
                 if done[1]:
@@ -516,8 +524,8 @@ class ClientPolicy:
             return WRONG_TYPE
 
     def _ts_ok(self, ts: int) -> bool:
-        now = self._clock() * 1000
-        return now - MAX_EVENT_AGE_MS <= ts <= now + MAX_CLOCK_SKEW_MS
+        now = self._clock()
+        return now - _MAX_AGE_S <= ts / 1000 <= now + _MAX_SKEW_S
 
     def _compile_fast_tails(self) -> dict[str, _FastTail]:
         """Per event type, the work on its own fields after the shape checked their types."""
@@ -525,8 +533,9 @@ class ClientPolicy:
         def target(ev: Any, counts: Counts) -> Counts:
             t = ev.target
             if t is not None and t is not UNSET:
-                key = (t.role, t.name, t.automation_id)
-                done = self._targets.get(key) or self._target(*key)
+                done = self._parsed.get(t) or self._remember(
+                    t, self._target(t.role, t.name, t.automation_id)
+                )
                 ev.target = done[2]
                 if done[1]:
                     counts = _merge(counts, done[1])
@@ -585,6 +594,12 @@ class ClientPolicy:
         return {t: tails[t] for t in self._shapes if t in tails}
 
     # -- memoized decisions, shared by both paths ---------------------------------------
+
+    def _remember(self, parsed: Any, done: Any) -> Any:
+        if len(self._parsed) >= MEMO_SIZE:
+            self._parsed.clear()
+        self._parsed[parsed] = done
+        return done
 
     def _app(self, name: str | None, bundle: str | None) -> _Memo | None:
         """The app as sent and its redaction counts, or None when its events are denied."""
@@ -924,10 +939,47 @@ _FIELDS: Final = {
 # server's limits are checked in the same C pass), unknown fields refused (apply()'s code drops
 # and counts them). A missing optional field stays UNSET (left out when encoded), a null stays
 # None (sent as null), as apply() keeps them apart.
+# The event id is checked apart, with the server's own pattern compiled once: msgspec runs a
+# pattern through `re` on every value, at twice the cost (about as much as the rest of the
+# shape). An id it refuses goes through `apply()`, which asks the server's checks why.
+_EVENT_ID_PATTERN: Final = next(
+    m.pattern
+    for m in typing.get_args(EventId)[1:]
+    if isinstance(m, msgspec.Meta) and m.pattern is not None
+)
+_event_id_ok: Final = re.compile(_EVENT_ID_PATTERN).search  # msgspec's own test: re.search
+
+
+def _nested_shape(cls: type[msgspec.Struct]) -> type[msgspec.Struct]:
+    """The server's nested object (its fields, types, limits and encoding), untracked by the
+    garbage collector: it holds only strings and numbers, and one is made per event."""
+    fields = [
+        (f.encode_name, f.type) if f.required else (f.encode_name, f.type, f.default)
+        for f in msgspec.structs.fields(cls)
+    ]
+    config = cls.__struct_config__
+    return msgspec.defstruct(
+        f"_{cls.__name__}",
+        fields,
+        kw_only=True,
+        forbid_unknown_fields=config.forbid_unknown_fields,
+        omit_defaults=config.omit_defaults,
+        frozen=True,
+        gc=False,
+    )
+
+
+_NESTED_SHAPES: Final = {name: _nested_shape(cls) for name, cls in NESTED.items()}
+
+
 def _shape_of(etype: str) -> type[msgspec.Struct]:
     fields: list[Any] = [("type", str)]
     for f in msgspec.structs.fields(EVENT_CLASS_BY_TYPE[etype]):
-        if f.required:
+        if f.name == "event_id":
+            fields.append((f.encode_name, str))
+        elif f.name in _NESTED_SHAPES:  # all optional: the object or null
+            fields.append((f.encode_name, _NESTED_SHAPES[f.name] | None | msgspec.UnsetType, UNSET))
+        elif f.required:
             fields.append((f.encode_name, f.type))
         else:
             fields.append((f.encode_name, f.type | msgspec.UnsetType, UNSET))

@@ -109,7 +109,10 @@ def edge_values(tp: Any) -> list[Any]:
                     else:
                         values.append("a" * n)
         if meta.pattern is not None:  # the event id
-            values += [str(uuid.uuid4()).upper(), "not-a-uuid", str(uuid.uuid4())[:-1]]
+            h = uuid.uuid4().hex  # also the forms a UUID parser takes but the pattern does not
+            shifted = f"{h[:9]}-{h[9:13]}-{h[13:17]}-{h[17:21]}-{h[21:]}"
+            values += [str(uuid.uuid4()).upper(), "not-a-uuid", str(uuid.uuid4())[:-1], h, shifted]
+            values += [f"{{{uuid.uuid4()}}}", f"{uuid.uuid4()}\n", f"urn:uuid:{uuid.uuid4()}"]
     if base in (int, float):
         values += [0, 1, -1, 2.5, 10**20]
     if base is str:
