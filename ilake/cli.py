@@ -732,6 +732,7 @@ def agent_run(
 
     Example: [bold]ilake agent run -p menu-navigation --token-file agent.token --source simulate[/]
     """
+    import contextlib
     import sys
 
     from ilake_agent.client import AgentStopped, Client, Limits, PolicyUnavailable
@@ -782,7 +783,8 @@ def agent_run(
         err.print(f"recorded {client.counters.recorded:,} events; delivering")
         delivered = client.close(timeout_s=timeout)
     except KeyboardInterrupt:
-        client.close(timeout_s=0)
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C does not skip the rest
+            client.close(timeout_s=0)
         _print_agent_summary(client.counters, unreadable)
         err.print(f"interrupted: capture stopped; what was not delivered stays in {spool}")
         raise typer.Exit(130) from None
