@@ -16,7 +16,8 @@ Server answers (DESIGN 4.1): 200 -> acknowledged; 423 -> the program is paused: 
 and wipe the spool; 401/403/404 -> stop and surface the error (the spool is kept for a new
 token); 413 -> split the batch; 400 -> drop the batch and count it; 409 -> cannot happen for a
 fixed body, treated as 400; 5xx, 429 and network errors -> retry with full-jitter exponential
-backoff, honouring Retry-After.
+backoff, honouring Retry-After. The policy request at start is retried the same way, until
+`policy_timeout_s`; then `PolicyUnavailable`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,10 +63,20 @@ class HttpTransport:
     """A keep-alive HTTP(S) connection to the API; reconnects after a failure."""
 
     def __init__(self, api_url: str, *, timeout_s: float = 30) -> None:
-        url = urlsplit(api_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError("api_url must be an http(s) URL")
-        self._https, self._host, self._port = url.scheme == "https", url.hostname, url.port
+        """Refuses (ValueError, naming no part of the URL: it may hold credentials) anything
+        but an http(s) URL with a host and a valid port."""
+        try:
+            url = urlsplit(api_url)
+            port = url.port  # raises for a port that is not a number from 0 to 65535
+        except (ValueError, TypeError, AttributeError):
+            raise ValueError(_BAD_URL) from None
+        if (
+            url.scheme not in ("http", "https")
+            or not url.hostname
+            or any(ch.isspace() or not ch.isprintable() for ch in api_url)
+        ):
+            raise ValueError(_BAD_URL)
+        self._https, self._host, self._port = url.scheme == "https", url.hostname, port
         self._base, self._timeout = url.path.rstrip("/"), timeout_s
         self._conn: http.client.HTTPConnection | None = None
 
@@ -106,8 +118,18 @@ class HttpTransport:
             self._conn = None
 
 
+_BAD_URL = (
+    "the API URL must be an http:// or https:// URL with a host, e.g. https://api.example.com"
+)
+
+
 class AgentStopped(Exception):
     """The server refused this agent (401/403/404); the message says which."""
+
+
+class PolicyUnavailable(ConnectionError):
+    """No policy within the deadline: the API was unreachable or kept answering 5xx/429. The
+    message says which, in one line, with nothing from the request."""
 
 
 @dataclass
@@ -124,6 +146,7 @@ class Counters:
     events_dropped_400: int = 0
     splits_413: int = 0
     retries: int = 0
+    policy_retries: int = 0  # policy requests retried at start (network errors, 5xx, 429)
     unreadable_segments: int = 0  # spool damage: the rest of a segment could not be decrypted
     rejected: dict[str, int] = field(default_factory=dict)  # by the server: reason -> events
     server_redactions: dict[str, int] = field(default_factory=dict)  # what the server still found
@@ -156,7 +179,11 @@ class Client:
         transport: Transport | None = None,
         agent: dict[str, str] | None = None,
         rng: random.Random | None = None,
+        policy_timeout_s: float = 30,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """Fetches the policy first (retried until `policy_timeout_s`); `clock` (seconds) is
+        the one the server's bounds on an event's time are checked with at capture."""
         self.program, self.limits = program, limits
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self._transport: Any = transport or HttpTransport(api_url)
@@ -172,9 +199,11 @@ class Client:
         # Counters and the sender's bookkeeping; record() also holds it across its append, so
         # a pause's wipe (under the same lock) cannot slip between its check and the append.
         self._lock = threading.Lock()
+        self._retry_after = 0.0
+        self._clock = clock
         spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._dir = spool_dir
-        self.policy = policy or self.fetch_policy()
+        self.policy = policy or self.fetch_policy(policy_timeout_s)
         key = (key_store or default_key_store(spool_dir)).load_or_create()
         self.spool = Spool(
             spool_dir, key=key, max_bytes=spool_max_bytes, segment_bytes=spool_segment_bytes
@@ -188,15 +217,37 @@ class Client:
 
     # -- the caller's side -------------------------------------------------------------------
 
-    def fetch_policy(self) -> ClientPolicy:
-        """GET the program's effective policy: what this agent may capture, and nothing more."""
-        status, answer, _ = self._transport.get(
-            f"/v1/programs/{self.program}/policy", dict(self._headers)
-        )
-        if status != 200:
-            self._stop_with(status)
-            raise AgentStopped(self.error or f"policy request answered {status}")
-        return ClientPolicy.from_policy(answer)
+    def fetch_policy(self, timeout_s: float = 30) -> ClientPolicy:
+        """GET the program's effective policy: what this agent may capture, and nothing more.
+
+        Network errors, 5xx and 429 are retried with the batches' backoff (honouring
+        Retry-After) until `timeout_s`, then PolicyUnavailable; 401/403/404 and any other
+        answer stop the agent at once (AgentStopped)."""
+        deadline = time.monotonic() + timeout_s
+        attempt = 0
+        while True:
+            self._retry_after = 0.0
+            try:
+                status, answer, headers = self._transport.get(
+                    f"/v1/programs/{self.program}/policy", dict(self._headers)
+                )
+            except OSError as exc:
+                problem = f"the API is unreachable ({_network_problem(exc)})"
+            else:
+                if status == 200:
+                    return ClientPolicy.from_policy(answer, clock=self._clock)
+                if status not in RETRYABLE:
+                    self._stop_with(status)
+                    raise AgentStopped(self.error or f"policy request answered {status}")
+                problem = f"the API answered {status}"
+                retry_after = headers.get("Retry-After", "")
+                self._retry_after = float(retry_after) if retry_after.isdigit() else 0.0
+            attempt += 1
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PolicyUnavailable(f"no policy within {timeout_s:g} s: {problem}")
+            self.counters.policy_retries += 1
+            time.sleep(min(left, self._backoff(attempt)))
 
     def describe(self) -> str:
         return self.policy.describe()
@@ -436,6 +487,18 @@ class Client:
 def _bounded(counts: dict[str, int]) -> dict[str, int]:
     """Redaction counts as the schema bounds them (an event never holds 10,000 matches)."""
     return {kind: min(n, 10_000) for kind, n in counts.items()}
+
+
+def _network_problem(exc: OSError) -> str:
+    """What went wrong on the network, in a few words that quote nothing sent or received."""
+    text = exc.strerror or str(exc)
+    if "refused" in text.lower():
+        return "connection refused"
+    if "timed out" in text.lower():
+        return "timed out"
+    if "name or service" in text.lower() or "nodename" in text.lower() or "resolution" in text:
+        return "unknown host"
+    return "network error"
 
 
 def _write_private(path: Path, data: bytes) -> None:

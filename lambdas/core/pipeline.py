@@ -24,6 +24,17 @@ from .lake import INTERACTIONS, SCHEMA_VERSION
 from .programs import Program
 from .pseudonym import Pseudonymizer
 from .redact import Redactor, normalize
+from .validation import DAY_MS as DAY_MS  # settings and tests read it here
+from .validation import (
+    INVALID_REASONS,
+    MAX_CLOCK_SKEW_MS,
+    MAX_EVENT_AGE_MS,
+    POINTER_TYPES,
+    POLICY_REASONS,
+    SERVER_ONLY_REASONS,
+    lenient,
+    reason,
+)
 from .vocabulary import (
     CAPTURE_REASONS,
     MIME,
@@ -35,15 +46,13 @@ from .vocabulary import (
     text_classes,
 )
 
-DAY_MS = 86_400_000
-
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_body_bytes: int = 5 * 1024 * 1024
     max_events: int = 10_000
-    max_event_age_ms: int = 30 * DAY_MS  # agents spool offline; older events are refused
-    max_clock_skew_ms: int = 10 * 60_000
+    max_event_age_ms: int = MAX_EVENT_AGE_MS  # agents spool offline; older events are refused
+    max_clock_skew_ms: int = MAX_CLOCK_SKEW_MS
 
 
 @dataclass(slots=True)
@@ -101,10 +110,6 @@ _EVENTS = msgspec.json.Decoder(list[s.Event])
 _RAW_EVENTS = msgspec.json.Decoder(list[msgspec.Raw])
 _ONE_EVENT = msgspec.json.Decoder(s.Event)
 _ANY = msgspec.json.Decoder()
-_FIELDS: dict[type[msgspec.Struct], frozenset[str]] = {
-    cls: frozenset(f.encode_name for f in msgspec.structs.fields(cls))
-    for cls in (*s.EVENT_CLASSES, *s.NESTED.values())
-}
 
 
 def decode_events(raw: msgspec.Raw, limits: Limits) -> tuple[list[Any], Counter[str], int]:
@@ -149,64 +154,30 @@ def _decode_one_by_one(raws: list[msgspec.Raw]) -> tuple[list[Any], Counter[str]
             continue
         except msgspec.ValidationError as exc:
             if "unknown field" not in str(exc):
-                rejected[_reason(exc)] += 1
+                rejected[reason(exc)] += 1
                 continue
         # Unknown fields (e.g. from a newer minor schema): drop them, count them, judge the rest.
         try:
             obj = _ANY.decode(item)
         except msgspec.ValidationError as exc:  # a value no type can hold (1e400) in an extra
-            rejected[_reason(exc)] += 1
+            rejected[reason(exc)] += 1
             continue
-        tag = obj.get("type") if isinstance(obj, dict) else None
-        event_cls = s.EVENT_CLASS_BY_TYPE.get(tag) if isinstance(tag, str) else None
-        if event_cls is None:
-            rejected["unknown_type"] += 1
+        verdict = lenient(obj)
+        if isinstance(verdict, str):
+            rejected[verdict] += 1
             continue
-        dropped = _strip_unknown(obj, event_cls, top=True)
-        try:
-            good.append(msgspec.convert(obj, s.Event))
-        except msgspec.ValidationError as exc:
-            rejected[_reason(exc)] += 1
-            continue
-        dropped_fields += dropped
+        good.append(verdict[0])
+        dropped_fields += verdict[1]
     return good, rejected, dropped_fields
-
-
-def _strip_unknown(obj: dict[str, Any], cls: type[msgspec.Struct], *, top: bool = False) -> int:
-    known = _FIELDS[cls]
-    dropped = 0
-    for key in list(obj):
-        if key not in known and not (top and key == "type"):  # the tag lives at the top only
-            del obj[key]
-            dropped += 1
-        elif key in s.NESTED and isinstance(obj[key], dict):
-            dropped += _strip_unknown(obj[key], s.NESTED[key])
-    return dropped
-
-
-_REASONS = (
-    ("`$.ts`", "ts_out_of_range"),  # outside the static bounds: the same fault as a bad clock
-    ("Invalid value", "unknown_type"),  # the tag; other invalid values say "enum" or "UUID"
-    ("missing required field", "missing_field"),
-    ("matching regex", "invalid_value"),
-    ("of length", "bad_length"),
-    ("Invalid enum value", "invalid_value"),
-    ("Invalid UUID", "invalid_value"),
-    ("out of range", "out_of_range"),
-    (">=", "out_of_range"),
-    ("<=", "out_of_range"),
-    (">", "out_of_range"),
-    ("Expected", "wrong_type"),
-)
 
 
 # The reasons an agent may give for events it did not capture: its policy's own, and ours (it
 # refuses what we would refuse). Any other code is counted as "other": metric names stay bounded.
 NOT_CAPTURED_REASONS = frozenset(
-    {"invalid", "unknown_type", "type_not_collected", "denied_app", "unreadable"}
-    | {reason for _, reason in _REASONS}
-    | {"invalid_event", "type_not_allowed", "duplicate_event_id", "suppressed_subject"}
-    | {"missing_display", "sampled_out"}
+    {"type_not_collected", "no_stand_in"}
+    | set(INVALID_REASONS)
+    | set(POLICY_REASONS)
+    | set(SERVER_ONLY_REASONS)
 )
 
 
@@ -215,26 +186,14 @@ def not_captured(claimed: dict[str, int] | None) -> dict[str, int]:
     if not claimed:
         return {}
     folded: Counter[str] = Counter()
-    for reason, n in claimed.items():
-        folded[reason if reason in NOT_CAPTURED_REASONS else "other"] += n
+    for code, n in claimed.items():
+        folded[code if code in NOT_CAPTURED_REASONS else "other"] += n
     return dict(folded)
-
-
-def _reason(exc: msgspec.ValidationError) -> str:
-    """A fixed reason code for a validation error; the message itself may quote content."""
-    message = str(exc)
-    for needle, reason in _REASONS:
-        if needle in message:
-            if reason == "unknown_type" and not message.endswith("`$.type`"):
-                return "invalid_value"
-            return reason
-    return "invalid_event"
 
 
 # --- per-field policy ------------------------------------------------------------------------
 
 _AGENT_FIELD = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}")
-_POINTER_TYPES = frozenset({"pointer.move", "pointer.click", "pointer.scroll", "pointer.drag"})
 
 
 @dataclass(slots=True)
@@ -459,7 +418,7 @@ def process_batch(
             rejected["suppressed_subject"] += 1
             continue
         display = ev.display
-        pointer = etype in _POINTER_TYPES
+        pointer = etype in POINTER_TYPES
         if pointer:
             if display is None:
                 rejected["missing_display"] += 1

@@ -12,13 +12,25 @@ from typing import Any
 
 import pytest
 
-from ilake_agent.client import INFLIGHT, AgentStopped, Client, Limits
+from ilake_agent.client import (
+    INFLIGHT,
+    AgentStopped,
+    Client,
+    HttpTransport,
+    Limits,
+    PolicyUnavailable,
+)
 from lambdas.core.programs import load_programs
 
-from .conftest import PROGRAMS_DIR, make_event
+from .conftest import PROGRAMS_DIR, RECEIVED_AT_MS, make_event
 
 PROGRAM = "menu-navigation"
 FAST = Limits(max_events=10, max_age_s=0.02, backoff_base_s=0.001, backoff_max_s=0.01)
+
+
+def at_arrival() -> float:
+    """The agents' clock: the unit tests' events are stamped just before RECEIVED_AT_MS."""
+    return RECEIVED_AT_MS / 1000
 
 
 class ScriptedServer:
@@ -59,7 +71,7 @@ def client(tmp_path: Path, server: ScriptedServer, naps: list[float], **kwargs: 
     return Client(
         "http://agent.test", "ilk_test", PROGRAM,
         spool_dir=tmp_path / "spool", transport=server, limits=kwargs.pop("limits", FAST),
-        **kwargs,
+        clock=at_arrival, **kwargs,
     )  # fmt: skip
 
 
@@ -255,7 +267,7 @@ PLANTED = [
 def test_no_planted_secret_reaches_the_spool_in_clear_or_at_all(tmp_path: Path) -> None:
     agent = Client(
         "http://agent.test", "ilk_test", PROGRAM, spool_dir=tmp_path / "spool",
-        transport=Down(), limits=Limits(max_age_s=3600),
+        transport=Down(), limits=Limits(max_age_s=3600), clock=at_arrival,
     )  # fmt: skip
     for secret in PLANTED:
         agent.record(make_event(window={"title": f"Inbox - {secret}"}))
@@ -284,7 +296,7 @@ def test_a_million_queued_events_stay_within_the_spool_bound_and_flat_memory(
     bound = 8 * 2**20
     agent = Client(
         "http://agent.test", "ilk_test", PROGRAM, spool_dir=tmp_path / "spool",
-        transport=Down(), limits=Limits(max_age_s=3600), spool_max_bytes=bound,
+        transport=Down(), limits=Limits(max_age_s=3600), clock=at_arrival, spool_max_bytes=bound,
     )  # fmt: skip
     event = make_event("pointer.click")
     for _ in range(10_000):  # warm up: caches and the first segments
@@ -308,7 +320,7 @@ def test_a_damaged_spool_segment_is_skipped_counted_and_delivery_goes_on(
     spool_dir = tmp_path / "spool"
     offline = Client(
         "http://agent.test", "ilk_test", PROGRAM, spool_dir=spool_dir,
-        transport=Down(), limits=Limits(max_age_s=3600),
+        transport=Down(), limits=Limits(max_age_s=3600), clock=at_arrival,
     )  # fmt: skip
     for event in clicks(5):
         offline.record(event)
@@ -320,8 +332,9 @@ def test_a_damaged_spool_segment_is_skipped_counted_and_delivery_goes_on(
 
     server = ScriptedServer()
     again = Client(
-        "http://agent.test", "ilk_test", PROGRAM, spool_dir=spool_dir, transport=server, limits=FAST
-    )
+        "http://agent.test", "ilk_test", PROGRAM, spool_dir=spool_dir, transport=server,
+        limits=FAST, clock=at_arrival,
+    )  # fmt: skip
     later = clicks(3)
     for event in later:
         again.record(event)
@@ -329,3 +342,74 @@ def test_a_damaged_spool_segment_is_skipped_counted_and_delivery_goes_on(
     assert again.counters.unreadable_segments == 1
     assert {e["event_id"] for e in later} <= set(sent_ids(server))
     again.close()
+
+
+class FlakyPolicy(ScriptedServer):
+    """The policy request first fails as scripted (an OSError, or a status), then answers."""
+
+    def __init__(self, *failures: Any) -> None:
+        super().__init__()
+        self.failures = list(failures)
+        self.gets = 0
+
+    def get(self, path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        self.gets += 1
+        if self.failures:
+            failure = self.failures.pop(0)
+            if isinstance(failure, OSError):
+                raise failure
+            return failure, {"error": "x"}, {}
+        return super().get(path, headers)
+
+
+def test_the_first_policy_request_is_retried_like_a_batch(tmp_path: Path) -> None:
+    server = FlakyPolicy(ConnectionRefusedError(111, "Connection refused"), 503, 429, OSError())
+    agent = client(tmp_path, server, [])
+    assert server.gets == 5
+    assert agent.counters.policy_retries == 4
+    assert agent.record(make_event("pointer.click"))
+    agent.close()
+
+
+@pytest.mark.parametrize(
+    ("failure", "why"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "unreachable (connection refused)"),
+        (OSError(-2, "Name or service not known"), "unreachable (unknown host)"),
+        (503, "the API answered 503"),
+    ],
+    ids=["refused", "unknown-host", "503"],
+)
+def test_no_policy_within_the_deadline_is_one_line_naming_the_problem(
+    tmp_path: Path, failure: Any, why: str
+) -> None:
+    server = FlakyPolicy(*[failure] * 1000)
+    with pytest.raises(PolicyUnavailable) as refused:
+        client(tmp_path, server, [], policy_timeout_s=0.02)
+    message = str(refused.value)
+    assert message.startswith("no policy within 0.02 s: ")
+    assert why in message
+    assert "\n" not in message
+    assert "ilk_test" not in message
+    assert server.gets >= 1
+    assert isinstance(refused.value, OSError)  # what callers already catch for the network
+
+
+def test_a_policy_answer_that_is_neither_ok_nor_retryable_stops_at_once(tmp_path: Path) -> None:
+    server = FlakyPolicy(400)
+    with pytest.raises(AgentStopped, match="HTTP 400"):
+        client(tmp_path, server, [], policy_timeout_s=60)
+    assert server.gets == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["api.example.com", "localhost:8080", "ftp://api.example.com", "http://", "garbage",
+     "http://[::1", "http://host:99999", "https://api.example.com:port", "http://a b.com", ""],
+)  # fmt: skip
+def test_a_malformed_api_url_is_refused_without_quoting_it(url: str) -> None:
+    with pytest.raises(ValueError, match="the API URL must be") as refused:
+        HttpTransport(url)
+    assert str(refused.value) == (  # one fixed line, whatever was given
+        "the API URL must be an http:// or https:// URL with a host, e.g. https://api.example.com"
+    )

@@ -133,10 +133,11 @@ def test_each_event_carries_the_redactions_the_agent_made(tmp_path: Path) -> Non
     assert agent.counters.redactions == {"email": 1}
 
 
-def test_a_recorders_own_claim_is_dropped_as_an_unknown_field(tmp_path: Path) -> None:
+@pytest.mark.parametrize("claim", [{"card": 9}, {"bogus": 1}, {"email": 0}, "x", None])
+def test_a_recorders_own_claim_is_dropped_as_an_unknown_field(tmp_path: Path, claim: Any) -> None:
     server = ScriptedServer()
     agent = client(tmp_path, server, [])
-    assert agent.record(make_event(redacted={"card": 9}))
+    assert agent.record(make_event(redacted=claim) | {"redacted": claim})
     assert agent.close(5)
     [event] = sent_events(server)
     assert event["redacted"] == {"unknown_field": 1}

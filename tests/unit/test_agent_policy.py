@@ -82,9 +82,16 @@ def capture_is_checked_against_apply() -> Any:
         yield
 
 
+def at_arrival() -> float:
+    """The agent's clock: the unit tests' events are stamped just before RECEIVED_AT_MS."""
+    return RECEIVED_AT_MS / 1000
+
+
 def client_for(program: Program) -> ClientPolicy:
     """The agent's policy as it would be built from the HTTP answer (through JSON)."""
-    return ClientPolicy.from_policy(json.loads(json.dumps(program.public_policy())))
+    return ClientPolicy.from_policy(
+        json.loads(json.dumps(program.public_policy())), clock=at_arrival
+    )
 
 
 def programs_under_test() -> dict[str, Program]:
@@ -134,7 +141,7 @@ def test_a_policy_that_is_not_an_object_is_refused() -> None:
 
 
 def test_an_empty_policy_captures_nothing() -> None:
-    policy = ClientPolicy.from_policy({})
+    policy = ClientPolicy.from_policy({}, clock=at_arrival)
     for etype in sorted(s.EVENT_TYPES):
         assert policy.apply(make_event(etype)) is None
 
@@ -149,7 +156,7 @@ def test_unexpected_policy_values_fail_closed() -> None:
         "detectors": ["email", "passport"],  # a detector this agent does not know
     }
     answer["collect"] = {"event_types": ["pointer.click", "menu.select", "screen.capture"]}
-    policy = ClientPolicy.from_policy(answer)
+    policy = ClientPolicy.from_policy(answer, clock=at_arrival)
 
     assert (policy.window_titles, policy.target_names, policy.menu_labels, policy.urls) == (
         ("drop",) * 4
@@ -171,7 +178,7 @@ def test_unexpected_policy_values_fail_closed() -> None:
     assert menu["menu_path"] == []  # required by the schema, nothing of it sent
 
     answer["collect"] = {"event_types": ["pointer.click", 7]}  # not a list of names: nothing
-    assert ClientPolicy.from_policy(answer).event_types == frozenset()
+    assert ClientPolicy.from_policy(answer, clock=at_arrival).event_types == frozenset()
 
 
 @pytest.mark.parametrize(
@@ -185,14 +192,14 @@ def test_unexpected_policy_values_fail_closed() -> None:
 def test_a_malformed_app_list_denies_every_app(apps: dict[str, Any], app: dict[str, Any]) -> None:
     answer = make_program().public_policy()
     answer["apps"] = apps
-    policy = ClientPolicy.from_policy(answer)
+    policy = ClientPolicy.from_policy(answer, clock=at_arrival)
     assert policy.apply(make_event("pointer.click", app=app)) is None
 
 
 def test_built_in_denials_hold_even_if_the_answer_leaves_them_out() -> None:
     answer = make_program().public_policy()
     answer["apps"] = {"deny": [], "allow": []}
-    policy = ClientPolicy.from_policy(answer)
+    policy = ClientPolicy.from_policy(answer, clock=at_arrival)
     assert policy.apply(make_event(app={"name": "1Password 7"})) is None
     assert policy.apply(make_event(app={"name": "Visual Studio Code"})) is not None
 
@@ -490,7 +497,7 @@ def test_only_the_programs_detectors_run() -> None:
 
 
 def test_redacted_text_is_cut_to_the_schema_limit() -> None:
-    label = "x" * 250 + " a@b.co"  # 257 characters once the address is a placeholder
+    label = "x" * 242 + " a@b.co a@b.co"  # 256 characters, 258 once the addresses are placeholders
     sent = client_for(MENU).apply(make_event("menu.select", menu_path=[label]))
     assert sent is not None
     assert len(sent["menu_path"][0]) == client_policy.MAX_SHORT
@@ -841,20 +848,52 @@ def test_capture_spools_exactly_what_apply_returns_for_any_json_event(
 @pytest.mark.parametrize(
     ("event", "reason"),
     [
-        pytest.param("not an event", "invalid", id="not-an-object"),
-        pytest.param(make_event("pointer.click", x="12"), "invalid", id="wrong-json-type"),
-        pytest.param(make_event("pointer.click", clicks=True), "invalid", id="bool-for-int"),
-        pytest.param(make_event("key.shortcut", modifiers=("ctrl",)), "invalid", id="tuple"),
+        pytest.param("not an event", "wrong_type", id="not-an-object"),
+        pytest.param(make_event("pointer.click", x="12"), "wrong_type", id="wrong-json-type"),
+        pytest.param(make_event("pointer.click", clicks=True), "wrong_type", id="bool-for-int"),
+        pytest.param(make_event("pointer.click", clicks=9), "out_of_range", id="out-of-range"),
+        pytest.param(make_event("pointer.click", event_id="7"), "invalid_value", id="bad-id"),
+        pytest.param(make_event("pointer.click", subject=""), "bad_length", id="empty-id"),
+        pytest.param(
+            make_event("key.shortcut", modifiers=["ctrl"] * 5), "bad_length", id="five-modifiers"
+        ),
+        pytest.param(make_event("pointer.click", seq=None), "missing_field", id="missing-field"),
         pytest.param(make_event("screen.capture"), "unknown_type", id="unknown-type"),
-        pytest.param(make_event("pointer.click", type=None), "unknown_type", id="no-type"),
+        pytest.param(make_event("pointer.click", type=None), "missing_field", id="no-type"),
+        pytest.param(make_event("pointer.click", type=7), "wrong_type", id="type-not-a-string"),
+        pytest.param(make_event("pointer.click", ts=1), "ts_out_of_range", id="ts-before-2000"),
+        pytest.param(
+            make_event("pointer.click", ts=RECEIVED_AT_MS - 31 * 86_400_000),
+            "ts_out_of_range",
+            id="ts-too-old",
+        ),
+        pytest.param(
+            make_event("pointer.click", ts=RECEIVED_AT_MS + 11 * 60_000),
+            "ts_out_of_range",
+            id="ts-ahead",
+        ),
+        pytest.param(make_event("pointer.click", display=None), "missing_display", id="display"),
         pytest.param(make_event("pointer.move"), "type_not_collected", id="not-collected"),
         pytest.param(make_event(app={"name": "Slack"}), "denied_app", id="denied-app"),
     ],
 )
 def test_what_is_not_captured_is_told_by_reason(event: Any, reason: str) -> None:
+    """The server's own reason codes, from the server's own checks (a type not collected is
+    the one the server calls type_not_allowed)."""
     policy = client_for(MENU)
     assert policy.capture(event) == reason
     assert policy.apply(event) is None
+    assert reason in NOT_CAPTURED
+    server = run([event], MENU).rejected if isinstance(event, dict) else {}
+    if server:
+        assert server == {client_policy.SERVER_REASON.get(reason, reason): 1}
+
+
+def test_a_tuple_is_read_as_the_json_array_it_encodes_to() -> None:
+    policy = client_for(MENU)
+    sent = policy.apply(make_event("key.shortcut", modifiers=("ctrl",)))
+    assert sent is not None
+    assert sent["modifiers"] == ["ctrl"]
 
 
 def test_enum_members_are_taken_at_their_json_value_by_capture() -> None:

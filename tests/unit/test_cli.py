@@ -485,3 +485,24 @@ def test_the_fingerprint_enroll_prints_matches_the_token_and_its_listed_row(
     table = capsys.readouterr().out
     assert "fingerprint" in table
     assert all(fingerprint in table for fingerprint in prints)
+
+
+@pytest.mark.parametrize(
+    "url", ["api.example.com", "localhost:8080", "ftp://api.example.com", "http://", "%%garbage",
+            "http://[::1", "http://host:99999"],
+)  # fmt: skip
+def test_agent_run_refuses_a_malformed_api_url_in_one_line(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("ilk_" + "t" * 43)
+    token_file.chmod(0o600)
+    argv = ["agent", "run", "-p", "menu-navigation", "--token-file", str(token_file),
+            "--api-url", url, "--spool-dir", str(tmp_path / "spool")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "error: --api-url: the API URL must be an http:// or https:// URL with a host, e.g. "
+        "https://api.example.com"
+    )
+    assert not (tmp_path / "spool").exists()  # refused before anything is set up

@@ -3,6 +3,7 @@ through the agent SDK: against a scripted server and against the real ingest pip
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import threading
@@ -12,10 +13,11 @@ from typing import Any
 
 import pytest
 
+from ilake import loadgen
 from ilake.loadgen import LIMITS, Summary, plan, simulate
 from ilake.simulate import APPS, session_batches
 from ilake.ui import undelivered
-from ilake_agent.client import Limits
+from ilake_agent.client import Client, Limits
 from lambdas.core.programs import Program, load_programs
 from lambdas.core.schema import EVENT_TYPES
 
@@ -29,6 +31,14 @@ from .conftest import (
 )
 
 END_MS = RECEIVED_AT_MS - 1_000
+
+
+@pytest.fixture(autouse=True)
+def agents_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulated agents live at the tests' arrival time: they check each event's time
+    against their clock as the server does against its own."""
+    at_arrival = functools.partial(float, RECEIVED_AT_MS / 1000)
+    monkeypatch.setattr(loadgen, "Client", functools.partial(Client, clock=at_arrival))
 
 
 def events_of(batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
