@@ -47,6 +47,7 @@ AGENT = {"version": "0.1.0", "os": "unknown", "os_version": "unknown"}
 RETRYABLE = {429, 500, 502, 503, 504}
 STOPPING = {401: "unauthorized", 403: "forbidden", 404: "unknown program"}
 INFLIGHT = "inflight.json"
+SAMPLED_OUT = "sampled_out"  # the server's reason for a pointer move within the sampling interval
 
 
 class Transport(Protocol):
@@ -210,6 +211,8 @@ class Client:
         )
         self._pending = 0  # recorded since the sender last looked
         self._not_sent: dict[str, int] = {}  # not captured since the last batch cut, by reason
+        self._sample_ms = self.policy.pointer_sample_ms or 0
+        self._last_move: dict[str, int] = {}  # session -> ts of the last pointer move kept
         self._retry_after = 0.0
         self._oldest_unsent: float | None = None
         self._sender = threading.Thread(target=self._run, name="ilake-agent-sender", daemon=True)
@@ -257,6 +260,8 @@ class Client:
         if self.paused or self.error:
             return False
         captured = self.policy.capture(event)
+        if self._sample_ms and not isinstance(captured, str) and event["type"] == "pointer.move":
+            captured = self._sampled(event, captured)
         if isinstance(captured, str):  # why not: counted, the event itself goes nowhere
             with self._lock:
                 counters = self.counters
@@ -283,6 +288,21 @@ class Client:
             if self._pending >= self.limits.max_events:
                 self._wake.set()
         return True
+
+    def _sampled(
+        self, event: dict[str, Any], captured: tuple[bytes, Any]
+    ) -> tuple[bytes, Any] | str:
+        """At most one pointer move per session every `pointer_sample_ms`, as the server keeps
+        them: the moves between are never spooled (counted as `sampled_out`)."""
+        session, ts = event["session_id"], event["ts"]
+        with self._lock:
+            previous = self._last_move.get(session)
+            if previous is not None and 0 <= ts - previous < self._sample_ms:
+                return SAMPLED_OUT
+            if len(self._last_move) >= 4096:  # sessions end; their last moves need not stay
+                self._last_move.clear()
+            self._last_move[session] = ts
+        return captured
 
     def flush(self, timeout_s: float = 30) -> bool:
         """Deliver everything recorded so far; True when the spool is empty (or paused).

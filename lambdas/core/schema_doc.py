@@ -361,7 +361,8 @@ def render() -> str:
         )
         lines.append(f"| `{code}` | {words} | {where} |")
     for code, words in SERVER_ONLY_REASONS.items():
-        lines.append(f"| `{code}` | {words} | server only |")
+        where = "the agent SDK's client and server" if code == "sampled_out" else "server only"
+        lines.append(f"| `{code}` | {words} | {where} |")
     for code, words in AGENT_ONLY_REASONS.items():
         lines.append(f"| `{code}` | {words} | agent only |")
     lines += [

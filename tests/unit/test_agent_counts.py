@@ -15,7 +15,7 @@ from lambdas.core.errors import MalformedBatch
 from lambdas.core.pipeline import NOT_CAPTURED_REASONS, not_captured
 
 from .conftest import encode, ingest, make_batch, make_event, rows, run
-from .test_agent_client import FAST, ScriptedServer, client
+from .test_agent_client import FAST, ScriptedServer, at_arrival, client
 
 EMAIL = "jane.roe@example.com"
 
@@ -186,3 +186,48 @@ def test_the_agents_batches_pass_the_servers_envelope(tmp_path: Path) -> None:
     assert redactions_of(row) == {"email": 1}
     assert outcome.redactions == {}  # nothing was left for ingest to find
     assert outcome.not_captured == {"type_not_collected": 1}
+
+
+def test_pointer_moves_are_sampled_on_the_agent_as_the_server_samples_them(
+    tmp_path: Path,
+) -> None:
+    """shortcut-learning keeps one pointer move per session every 250 ms: the agent spools no
+    move the server would refuse as sampled_out, and says how many it left out."""
+    from ilake_agent.client import Client
+
+    from .conftest import PROGRAMS_DIR
+
+    class Server(ScriptedServer):
+        def get(self, path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+            from lambdas.core.programs import load_programs
+
+            return 200, load_programs(PROGRAMS_DIR)["shortcut-learning"].public_policy(), {}
+
+    server = Server()
+    agent = Client(
+        "http://agent.test", "ilk_test", "shortcut-learning",
+        spool_dir=tmp_path / "spool", transport=server, limits=FAST, clock=at_arrival,
+    )  # fmt: skip
+    start = make_event("pointer.move")["ts"]
+    offsets = [0, 100, 249, 250, 300, 600, 601]  # kept: 0, 250, 600
+    moves = [make_event("pointer.move", ts=start + dt, seq=i) for i, dt in enumerate(offsets)]
+    other = [make_event("pointer.move", ts=start + 10, session_id="session-2")]  # its own clock
+    kept = [agent.record(move) for move in [*moves, *other]]
+    assert kept == [True, False, False, True, False, True, False, True]
+    assert agent.close(5)
+    assert agent.counters.not_captured_by == {"sampled_out": 4}
+    [post] = server.posts
+    import gzip
+
+    outcome = ingest(gzip.decompress(post["body"]), load_programs_named("shortcut-learning"))
+    assert outcome.rejected == {}  # the server samples nothing more away
+    assert outcome.accepted == 4
+    assert outcome.not_captured == {"sampled_out": 4}
+
+
+def load_programs_named(name: str) -> Any:
+    from lambdas.core.programs import load_programs
+
+    from .conftest import PROGRAMS_DIR
+
+    return load_programs(PROGRAMS_DIR)[name]

@@ -18,6 +18,7 @@ from ilake.loadgen import LIMITS, Summary, plan, simulate
 from ilake.simulate import APPS, session_batches
 from ilake.ui import undelivered
 from ilake_agent.client import Client, Limits
+from lambdas.core.pipeline import Limits as IngestLimits
 from lambdas.core.programs import Program, load_programs
 from lambdas.core.schema import EVENT_TYPES
 
@@ -27,7 +28,6 @@ from .conftest import (
     encode,
     ingest,
     make_program,
-    without_sampling,
 )
 
 END_MS = RECEIVED_AT_MS - 1_000
@@ -304,16 +304,15 @@ def test_the_summary_counts_what_the_server_would_have_counted_on_the_raw_events
     raw_rejected: Counter[str] = Counter()
     raw_redactions: Counter[str] = Counter()
     raw_accepted = 0
-    # agents count the redactions of every event they capture; pointer sampling is the
-    # server's, so its redaction counts are taken without sampling
-    unsampled = without_sampling(program)
+    # each agent's sessions sent raw as one batch: the server then samples pointer moves across
+    # the whole session, as the agent does (per batch, it would start again at each batch)
+    everything = IngestLimits(max_events=10**6, max_body_bytes=2**30)
     for batches in plans:
-        for batch in batches:
-            outcome = ingest(encode(batch), program, received_at_ms=RECEIVED_AT_MS)
-            raw_accepted += outcome.accepted
-            raw_rejected.update(outcome.rejected)
-            body = encode(batch)
-            raw_redactions.update(ingest(body, unsampled, received_at_ms=RECEIVED_AT_MS).redactions)
+        merged = {**batches[0], "events": [e for batch in batches for e in batch["events"]]}
+        outcome = ingest(encode(merged), program, received_at_ms=RECEIVED_AT_MS, limits=everything)
+        raw_accepted += outcome.accepted
+        raw_rejected.update(outcome.rejected)
+        raw_redactions.update(outcome.redactions)
 
     assert summary.redactions == raw_redactions
     if name == "menu-navigation":
@@ -323,6 +322,7 @@ def test_the_summary_counts_what_the_server_would_have_counted_on_the_raw_events
     # what the server refused from the raw events: the agents refused it first, or the server
     assert summary.not_captured["type_not_collected"] == raw_rejected.pop("type_not_allowed", 0)
     assert summary.not_captured["denied_app"] == raw_rejected.pop("denied_app", 0)
+    assert summary.not_captured["sampled_out"] == raw_rejected.pop("sampled_out", 0)
     assert summary.rejected == raw_rejected
     # nothing is left for the server to find: the agents' own placeholders are not counted again
     assert summary.server_redactions == {}
