@@ -112,16 +112,24 @@ def test_handler_metrics_reach_cloudwatch_with_the_counts_agents_were_told(
     stack: tuple[LocalState, Path], simulated: dict[str, Summary]
 ) -> None:
     """What the server answered the agents (its rejections, what it redacted itself) is what
-    its metrics say; what the agents kept back or redacted never reached it."""
+    its metrics say, and so is what the agents did before sending: the events they did not
+    capture (their batches carry the counts) and the redactions in the events stored."""
     state, _ = stack
     cloudwatch = local_client(state, "cloudwatch")
     rejected = sums_by_program(cloudwatch, "Rejected.")
     redactions = sums_by_program(cloudwatch, "Redactions.")
+    not_captured = sums_by_program(cloudwatch, "NotCaptured.")
+    agent_redactions = sums_by_program(cloudwatch, "AgentRedactions.")
     for program, summary in simulated.items():
         assert rejected.get(program, {}) == dict(summary.rejected)
         assert redactions.get(program, {}) == dict(summary.server_redactions)
         assert not set(summary.not_captured) & set(rejected.get(program, {}))
-    assert sum(simulated["shortcut-learning"].rejected.values()) > 0  # pointer sampling
+        assert not_captured.get(program, {}) == dict(summary.not_captured)
+        if not summary.rejected:  # every event the agents captured was stored
+            assert agent_redactions.get(program, {}) == dict(summary.redactions)
+    # pointer sampling happens on the agents now: nothing for the server to sample away
+    assert simulated["shortcut-learning"].not_captured["sampled_out"] > 0
+    assert "sampled_out" not in rejected.get("shortcut-learning", {})
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
