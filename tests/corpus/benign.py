@@ -283,6 +283,8 @@ def files_and_menus(rng: random.Random) -> str:
 
 def code_identifiers(rng: random.Random) -> str:
     word = rng.choice(_WORDS)
+    y, m, d = _date_parts(rng)
+    h, mi, s = _hms(rng)
     return rng.choice(
         [
             f"def {word}_v{rng.randint(1, 9)}()",
@@ -291,7 +293,7 @@ def code_identifiers(rng: random.Random) -> str:
             f"{word.upper()}_TIMEOUT_MS = {rng.randint(1000, 9999999)}",
             f"main.py:{rng.randint(1, 9999)}",
             f"at com.example.{word}.Service.run(Service.java:{rng.randint(1, 9999)})",
-            f"migration_{_d(rng, 14)}_{word}.sql",
+            f"migration_{y}{m:02d}{d:02d}{h:02d}{mi:02d}{s:02d}_{word}.sql",
             f"{word}Service#{rng.randint(1, 99)}",
         ]
     )
