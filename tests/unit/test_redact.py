@@ -16,7 +16,10 @@ import ipaddress
 import json
 import re
 import string
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -1171,3 +1174,20 @@ def test_identifiers_of_words_and_numbers_are_no_secrets():
     for text in ("migration_20261127104500_add_q3_index", "report_2026_11_final-v2_draft"):
         assert REDACTOR.redact(text).text == text
     assert REDACTOR.redact("token AB12-CD34-EF56-GH78-IJ90x").counts == {"secret": 1}
+
+
+def test_phone_plans_load_on_the_first_candidate_not_at_import():
+    """The numbering plans cost about 25 ms to import: a cold start that sees no phone-like
+    number never pays them."""
+    code = (
+        "import sys\n"
+        "from lambdas.core.redact import Redactor\n"
+        "redactor = Redactor()\n"
+        "print('phonenumbers' in sys.modules)\n"
+        "print(redactor.redact('Order 12345678').text, 'phonenumbers' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split("\n")[:2] == ["False", "Order 12345678 True"]
