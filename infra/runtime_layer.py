@@ -27,6 +27,8 @@ CACHE = Path.home() / ".cache" / "interaction-lake" / "layers"
 STRIP_DIRS = ("include", "tests", "test", "__pycache__", "bin")
 STRIP_TOP = ("boto3", "botocore", "s3transfer")
 STRIP_SUFFIXES = (".pyx", ".pxd", ".pxi", ".h", ".hpp", ".cc")
+# phonenumbers' place names, carriers and time zones (40 MB): the redactor only validates numbers
+STRIP_DATA = ("phonenumbers/geodata", "phonenumbers/carrierdata", "phonenumbers/tzdata")
 
 
 def pip_platform(architecture: lambda_.Architecture) -> str:
@@ -72,7 +74,7 @@ class PipLocalBundling:
 
 
 def strip(site: Path) -> None:
-    for name in STRIP_TOP:
+    for name in (*STRIP_TOP, *STRIP_DATA):
         shutil.rmtree(site / name, ignore_errors=True)
     for path in sorted(site.rglob("*"), reverse=True):
         if path.is_dir() and path.name in STRIP_DIRS:
@@ -99,7 +101,7 @@ class RuntimeLayer(Construct):
         self.layer = lambda_.LayerVersion(
             self,
             "Layer",
-            description="pyarrow, msgspec, aws-lambda-powertools for Interaction Lake",
+            description="pyarrow, msgspec, phonenumbers, powertools for Interaction Lake",
             compatible_runtimes=[runtime],
             compatible_architectures=[architecture],
             code=lambda_.Code.from_asset(
@@ -110,7 +112,8 @@ class RuntimeLayer(Construct):
                         "bash",
                         "-c",
                         "pip install --no-compile -r requirements.txt -t /asset-output/python && "
-                        "rm -rf /asset-output/python/boto3 /asset-output/python/botocore",
+                        "rm -rf /asset-output/python/boto3 /asset-output/python/botocore "
+                        + " ".join(f"/asset-output/python/{data}" for data in STRIP_DATA),
                     ],
                     local=PipLocalBundling(
                         platform=pip_platform(architecture), python_version=python_version

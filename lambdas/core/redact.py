@@ -7,6 +7,10 @@ look-alike '@' signs, Unicode dashes and dots become ASCII, and digit groups may
 spaces, dashes or dots. Matches become typed placeholders and are counted per detector; the
 matched content goes nowhere.
 
+A digit group is a phone number only when a numbering plan says so (libphonenumber's metadata,
+via `phonenumbers`), as written: see `phone_number`. Order, invoice and build numbers, ISBNs and
+counters are left alone; docs/redaction.md measures that on a corpus of ordinary UI text.
+
 Ordering matters: the alternatives are tried left to right at each position, and a few
 "keep" alternatives (dates, times) come first so that 2026-11-27 is never taken for a phone.
 """
@@ -20,7 +24,11 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 DETECTORS: tuple[str, ...] = (
     "private_key",
@@ -140,6 +148,121 @@ def longest_iban(compact: str) -> int:
     return best
 
 
+# --- phone numbers ----------------------------------------------------------------------------
+
+# National numbers (no country code) are read as numbers of these plans, in this order: the
+# countries whose ways of writing a number the detector is tested on. Written with a country
+# code, a number of any plan is recognised.
+PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR")
+
+# Words that announce a phone number right before it ("tel 4155552671", "call 555-0132"). With
+# one, an unbroken or short local number counts too; without, it must be written as one.
+_PHONE_CUE = re.compile(
+    r"(?i:\b(?:tel|tele|telephone|phone|ph|mobile|mob|cell|cellphone|fax|call|ring|dial|sms"
+    r"|whatsapp|telefon|telefono|t[ée]l[ée]phone|t[ée]l|handy|portable|mobil))[\s:.#=/-]{0,3}$"
+)
+_SSN_CUE = re.compile(r"(?i:\b(?:ssn|ss#|social security(?: number| no\.?)?))[\s:.#=/-]{0,3}$")
+
+
+@cache
+def _trunk_prefix(region: str) -> str | None:
+    import phonenumbers
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    return metadata.national_prefix if metadata is not None else None
+
+
+_CUE_WINDOW = 24  # how far before a number its cue word may start
+
+
+def _groups(matched: str) -> list[int]:
+    return [len(g) for g in re.findall(r"\d+", matched)]
+
+
+def _national_groups(number: phonenumbers.PhoneNumber) -> list[int]:
+    import phonenumbers
+
+    return _groups(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+
+
+@lru_cache(maxsize=4096)  # titles repeat: the same number is judged once
+def phone_number(matched: str, cued: bool = False) -> bool:
+    """Whether a digit group is a phone number as written; `cued`: a word like "tel" precedes it.
+
+    - With a country code ("+44 20 7946 0958", "+1 (555) 010-9999"): its length must be possible
+      for that country's plan. "00" for "+" ("0044 20 7946 0958") needs a valid number, since
+      zero-padded references ("0012345678") are common.
+    - Without one it must be a valid number of a plan in PHONE_REGIONS, written as that plan
+      writes it: digit groups as the national format groups them ("415-555-2671",
+      "020 7946 0958", "06 12 34 56 78"), an area code in parentheses, or a trunk "0" and the
+      area or mobile code as the first of several groups ("0151 12345678"). An unbroken run
+      ("4155552671") or a short local number ("555-0132") needs a cue word.
+    """
+    # imported on the first candidate, not with the module: 25 ms off every cold start
+    import phonenumbers
+
+    digits = "".join(c for c in matched if c.isdigit())
+    if not 7 <= len(digits) <= 17:
+        return False
+    if matched.startswith("+") or digits.startswith("00"):
+        try:
+            number = phonenumbers.parse("+" + digits.removeprefix("00"))
+        except phonenumbers.NumberParseException:
+            return False
+        if matched.startswith("+"):
+            return phonenumbers.is_possible_number(number)
+        return phonenumbers.is_valid_number(number)
+    groups = _groups(matched)
+    for region in PHONE_REGIONS:
+        if digits[0] != "0" and _trunk_prefix(region) == "0":
+            continue  # written nationally, a number of this plan starts with its trunk "0"
+        try:
+            number = phonenumbers.parse(digits, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if not phonenumbers.is_valid_number(number):
+            if cued and phonenumbers.is_possible_number(number):
+                return True  # a local number without its area code, announced as a phone
+            continue
+        if cued or matched.startswith("("):
+            return True
+        national = _national_groups(number)
+        if groups == national or (groups == [1, *national] and digits[0] == "1"):
+            return True
+        # a trunk "0" and the area (or mobile) code as one group, the rest written any way
+        ndc = phonenumbers.length_of_national_destination_code(number)
+        if digits[0] == "0" and len(groups) > 1 and groups[0] in (ndc, ndc + 1):
+            return True
+    return False
+
+
+def card_number(matched: str, digits: str) -> bool:
+    """A Luhn-valid 13-19 digit number written as cards are written: unbroken, or in groups of
+    at most six digits (4-4-4-4, 4-6-5, or split further to evade), not after a "+" or a 0,
+    and no ISBN-13. One number in ten passes Luhn by chance: a build "2027.11.2626883" and a
+    phone number "0044 121 234 8748" are no cards."""
+    groups = _groups(matched)
+    return (
+        not matched.startswith("+")  # a country code: a phone number
+        and digits[0] != "0"  # no card number starts with 0 (ISO/IEC 7812); trunk prefixes do
+        and luhn_valid(digits)
+        and (len(groups) == 1 or max(groups) <= _CARD_GROUP)
+        and not _isbn13(digits)
+    )
+
+
+_CARD_GROUP = 6  # the longest digit group of a card written in groups (Amex 4-6-5)
+
+
+def _isbn13(digits: str) -> bool:
+    """978/979, 13 digits and the ISBN's own check digit: a book, not a card."""
+    return (
+        len(digits) == 13
+        and digits[:3] in ("978", "979")
+        and sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(digits)) % 10 == 0
+    )
+
+
 def ssn_valid(digits: str) -> bool:
     area, group, serial = digits[:3], digits[3:5], digits[5:]
     return (
@@ -155,6 +278,9 @@ def shannon_entropy(text: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(text).values())
 
 
+_IDENTIFIER_PARTS = re.compile(r"[_.\-/]").split
+
+
 def looks_secret(token: str) -> bool:
     """A long token that mixes character classes and is close to random."""
     n = len(token)
@@ -163,6 +289,9 @@ def looks_secret(token: str) -> bool:
     has_lower = any(c.islower() for c in token)
     if n >= 32 and all(c in "0123456789abcdefABCDEF" for c in token):
         return has_digit and (has_lower or has_upper)  # hex digests, API keys
+    parts = _IDENTIFIER_PARTS(token)
+    if all(part.isalpha() or part.isdigit() or len(part) <= 2 for part in parts):
+        return False  # words and numbers joined: "migration_20261127104500_add_q3_index"
     classes = has_digit + has_upper + has_lower + any(not c.isalnum() for c in token)
     if classes < 3 or not has_digit:
         return False
@@ -174,7 +303,18 @@ def looks_secret(token: str) -> bool:
 _SEP = r"[ \-.]{0,2}"  # how digit groups get split by humans and evaders alike
 _PATTERNS: dict[str, str] = {
     # keep: ISO dates with optional time, clock times; listed first so they are never numbers
-    "keep_date": r"(?<!\d)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?(?!\d)",
+    # (local dates too, day or month first: "27.11.2026 10:30", "11/27/2026 3:04 PM")
+    "keep_date": (
+        r"(?<!\d)(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?"
+        r"|(?:0?[1-9]|[12]\d|3[01])[./-](?:0?[1-9]|[12]\d|3[01])[./-](?:19|20)\d{2}"
+        r"(?:,? \d{1,2}:\d{2}(?::\d{2})?)?"
+        r"|(?:19|20)\d{2}[./](?:0?[1-9]|1[0-2])[./](?:0?[1-9]|[12]\d|3[01])"
+        r"(?: \d{1,2}:\d{2}(?::\d{2})?)?"
+        # compact timestamps ("20261127-104500", "migration_20261127104500"): no card
+        # issuer's numbers start with 19 or 20
+        r"|(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+        r"(?:[-T_]?(?:[01]\d|2[0-3])[0-5]\d(?:[0-5]\d)?)?)(?!\d)(?![.:/-]\d)"
+    ),
     "keep_time": r"(?<![\d:])\d{1,2}:\d{2}(?::\d{2})?(?![\d:])",
     "private_key": (
         r"(?s:-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----.*?"
@@ -304,6 +444,9 @@ class Redactor:
         def replace(m: re.Match[str]) -> str:
             name = m.lastgroup
             assert name is not None
+            if name in ("number", "glued_number"):
+                start = m.start()
+                return self._number(m.group(), scan, text[max(0, start - _CUE_WINDOW) : start])
             return self._handlers[name](m.group(), scan)
 
         return _compile(candidates).sub(replace, text)
@@ -352,14 +495,17 @@ class Redactor:
             return head + ":" + self._run(tail, scan) if "." in tail else matched
         return self._number(matched, scan)
 
-    def _number(self, matched: str, scan: _Scan) -> str:
+    def _number(self, matched: str, scan: _Scan, before: str = "") -> str:
+        """A digit group: a card, an SSN, a phone number, or a number that stays (an order,
+        a build, an amount); `before` is the text just before it, for a cue word."""
         digits = "".join(c for c in matched if c.isdigit())
         n = len(digits)
         enabled = scan.enabled
-        if "card" in enabled and 13 <= n <= 19 and luhn_valid(digits):
+        ssn_cued = bool(_SSN_CUE.search(before))
+        if "card" in enabled and 13 <= n <= 19 and card_number(matched, digits):
             scan.counts["card"] += 1
             return PLACEHOLDER["card"]
-        if "ssn" in enabled and n == 9 and ssn_valid(digits) and _ssn_shape(matched):
+        if "ssn" in enabled and n == 9 and ssn_valid(digits) and _ssn_shape(matched, ssn_cued):
             scan.counts["ssn"] += 1
             return PLACEHOLDER["ssn"]
         if n < 7 or _DATE_LIKE.fullmatch(matched):
@@ -370,14 +516,12 @@ class Redactor:
                 scan.counts["card"] += 1
                 return PLACEHOLDER["card"]
             return matched
-        # Any other run of 7+ digits is treated as a phone number: it identifies something, and
-        # failing closed costs an analyst a ticket number at worst.
-        if "phone" in enabled:
+        if "phone" in enabled and phone_number(matched, bool(_PHONE_CUE.search(before))):
             scan.counts["phone"] += 1
             return PLACEHOLDER["phone"]
-        # Without the phone detector nothing else catches a card or SSN that merged with nearby
-        # digits ("4111 1111 1111 1111 12/29", "123-45-6789 2"): look for one on group boundaries.
-        found = _embedded_card_or_ssn(matched, enabled)
+        # Digit groups split by single spaces merge into one run ("4111 1111 1111 1111 12/29",
+        # "123-45-6789 2"): a card or SSN may hide inside one that is no phone number.
+        found = _embedded_card_or_ssn(matched, enabled, ssn_cued)
         if found:
             scan.counts[found] += 1
             return PLACEHOLDER[found]
@@ -408,15 +552,19 @@ def _fixed(detector: str) -> Callable[[str, _Scan], str]:
     return handle
 
 
-def _ssn_shape(matched: str) -> bool:
+def _ssn_shape(matched: str, cued: bool = False) -> bool:
+    """Written as an SSN: 3-2-4 digit groups, or nine digits in a row after a word like "SSN"
+    (an unbroken nine-digit run alone is more often an order or a material number)."""
     compact = matched.replace(" ", "-").replace(".", "-")
-    return bool(re.fullmatch(r"\d{3}-?\d{2}-?\d{4}", compact))
+    return bool(re.fullmatch(r"\d{3}-\d{2}-\d{4}" if not cued else r"\d{3}-?\d{2}-?\d{4}", compact))
 
 
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit's Luhn value when doubled
 
 
-def _embedded_card_or_ssn(matched: str, enabled: frozenset[str]) -> str | None:
+def _embedded_card_or_ssn(
+    matched: str, enabled: frozenset[str], ssn_cued: bool = False
+) -> str | None:
     """'card' or 'ssn' if a run of whole digit groups inside `matched` validates as one.
 
     Linear in the length of `matched`: a run stops growing past 19 digits (the longest card),
@@ -426,23 +574,34 @@ def _embedded_card_or_ssn(matched: str, enabled: frozenset[str]) -> str | None:
     groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", matched)]
     card, ssn = "card" in enabled, "ssn" in enabled
     for i, (start, _) in enumerate(groups):
-        plain, doubled, n = [0, 0], [0, 0], 0
-        for group_start, group_end in groups[i:]:
+        plain, doubled, n, longest = [0, 0], [0, 0], 0, 0
+        for count, (group_start, group_end) in enumerate(groups[i:], start=1):
             if n + group_end - group_start > 19:
                 break  # no card or SSN is longer
+            longest = max(longest, group_end - group_start)
             for ch in matched[group_start:group_end]:
                 d = int(ch)
                 plain[n & 1] += d
                 doubled[n & 1] += _DOUBLED[d]
                 n += 1
             # the check digit is the last one: doubled are the digits at an odd distance from it
-            if card and n >= 13 and (doubled[n & 1] + plain[1 - (n & 1)]) % 10 == 0:
+            if (
+                card
+                and n >= 13
+                and (doubled[n & 1] + plain[1 - (n & 1)]) % 10 == 0
+                and (count == 1 or longest <= _CARD_GROUP)
+                and not _isbn13(_digits_of(matched[start:group_end]))
+            ):
                 return "card"
             if ssn and n == 9:
                 segment = matched[start:group_end]
-                if ssn_valid("".join(c for c in segment if c.isdigit())) and _ssn_shape(segment):
+                if ssn_valid(_digits_of(segment)) and _ssn_shape(segment, ssn_cued):
                     return "ssn"
     return None
+
+
+def _digits_of(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
 
 
 def _is_decimal(matched: str) -> bool:

@@ -280,6 +280,8 @@ def test_function_and_layer_fit_lambdas_unzipped_limit(synth: Synth) -> None:
     layer_dir = asset_dir(synth, layer["Properties"]["Content"])
     assert (layer_dir / "python" / "pyarrow").is_dir()
     assert (layer_dir / "python" / "msgspec").is_dir()
+    assert (layer_dir / "python" / "phonenumbers" / "data").is_dir()  # the redactor's plans
+    assert not (layer_dir / "python" / "phonenumbers" / "geodata").exists()  # 40 MB, unused
     assert not (layer_dir / "python" / "boto3").exists()  # the runtime provides the SDK
     assert (code_dir / "lambdas" / "ingest" / "handler.py").is_file()
     assert (code_dir / "programs" / "menu-navigation.toml").is_file()

@@ -17,9 +17,10 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
+from hypothesis import assume
 from hypothesis import strategies as st
 
-from lambdas.core.redact import normalize
 from lambdas.core.schema import EVENT_TYPES
 
 from .conftest import RECEIVED_AT_MS, make_batch, make_event
@@ -386,32 +387,51 @@ def ssns(draw: st.DrawFn) -> Planted:
     group, serial = draw(st.integers(1, 99)), draw(st.integers(1, 9999))
     sep = draw(st.sampled_from(["-", " ", "", ".", "\u2013", "\u00a0"]))
     compact = f"{area:03d}{group:02d}{serial:04d}"
+    if not sep:  # nine digits in a row are an SSN only after a word that says so
+        label = draw(st.sampled_from(["SSN ", "ssn: ", "SSN#", "Social Security No. "]))
+        return Planted("ssn", label + compact, (compact,))
     return Planted("ssn", sep.join([compact[:3], compact[3:5], compact[5:]]), (compact,))
+
+
+_PHONE_FORMATS = {
+    "international": phonenumbers.PhoneNumberFormat.INTERNATIONAL,  # +44 20 7946 0958
+    "e164": phonenumbers.PhoneNumberFormat.E164,  # +442079460958
+    "national": phonenumbers.PhoneNumberFormat.NATIONAL,  # 020 7946 0958, (415) 555-2671
+}
+_PHONE_CUES = ["tel ", "Tel: ", "phone ", "call ", "Mobile: ", "fax "]
 
 
 @st.composite
 def phones(draw: st.DrawFn) -> Planted:
-    country = draw(st.sampled_from(["+1", "+44", "+49", "0049", "+33", "", "("]))
-    groups = draw(
-        st.lists(_digits(3) | _digits(4) | _digits(2), min_size=3, max_size=4).filter(
-            lambda g: sum(map(len, g)) >= 7  # fewer digits are never taken for a phone
+    """A real number of a plan the detector knows (an example number with a new subscriber
+    part, kept only if still valid), written the ways people write it."""
+    region = draw(st.sampled_from(["US", "GB", "DE", "FR"]))
+    kind = draw(
+        st.sampled_from(
+            [phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE]
         )
     )
-    sep = draw(st.sampled_from([" ", "-", ".", "\u2013", "\u00a0", ""]))
-    national = sep.join(groups)
-    if not country and _DATE.search(normalize(national)):
-        national = " ".join(groups)  # 2026-11-27 is a date and is kept, by design
-    if country == "(":
-        text = f"({groups[0]}) " + sep.join(groups[1:])
+    example = phonenumbers.example_number_for_type(region, kind)
+    assert example is not None
+    national = str(example.national_number)
+    number = phonenumbers.parse(f"+{example.country_code}{national[:-4]}{draw(_digits(4))}")
+    assume(phonenumbers.is_valid_number(number))
+    form = draw(st.sampled_from([*_PHONE_FORMATS, "00", "cued"]))
+    if form == "cued":  # an unbroken national number after a word that says what it is
+        written = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        text = draw(st.sampled_from(_PHONE_CUES)) + "".join(c for c in written if c.isdigit())
     else:
-        text = f"{country} {national}" if country else national
-    digits = "".join(groups)
-    return Planted("phone", text, (digits,))
+        text = phonenumbers.format_number(
+            number, _PHONE_FORMATS.get(form, _PHONE_FORMATS["international"])
+        )
+        if form == "00":
+            text = "00" + text[1:]
+        sep = draw(st.sampled_from([" ", "-", ".", "\u2013", "\u00a0"]))
+        if sep == "." and text.count(" ") < 2:
+            sep = " "  # "07400.121850" is a decimal number: nobody writes a phone that way
+        text = text.replace(" ", sep)
+    return Planted("phone", text, (str(number.national_number),))
 
-
-_DATE = re.compile(
-    r"^(?:\d{4}-\d{2}-\d{2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}[./-]\d{1,2}[./-]\d{1,2})$"
-)
 
 _IBAN_LAYOUTS = [("DE", "n18"), ("GB", "a4n14"), ("FR", "n10c11n2"), ("NL", "a4n10"), ("ES", "n20")]
 _ALPHABETS = {"n": string.digits, "a": string.ascii_uppercase, "c": string.digits + "ABCXYZ"}

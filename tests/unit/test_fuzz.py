@@ -888,13 +888,26 @@ def test_digit_groups_split_by_a_spaced_dash_are_one_number(text: str, placehold
 
 
 def _embedded_reference(matched: str, enabled: frozenset[str]) -> str | None:
-    """The original (cubic) search, kept as the oracle for the linear one."""
+    """The original (cubic) search, kept as the oracle for the linear one. A card is written
+    unbroken or in groups of at most six digits, and is no ISBN-13."""
     groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", matched)]
     for i, (start, _) in enumerate(groups):
         digits = ""
-        for end_group in groups[i:]:
+        for j, end_group in enumerate(groups[i:]):
             digits += matched[end_group[0] : end_group[1]]
-            if "card" in enabled and 13 <= len(digits) <= 19 and redact.luhn_valid(digits):
+            card_written = j == 0 or all(b - a <= 6 for a, b in groups[i : i + j + 1])
+            is_isbn = (
+                len(digits) == 13
+                and digits[:3] in ("978", "979")
+                and sum(int(c) * (3 if k % 2 else 1) for k, c in enumerate(digits)) % 10 == 0
+            )
+            if (
+                "card" in enabled
+                and 13 <= len(digits) <= 19
+                and redact.luhn_valid(digits)
+                and card_written
+                and not is_isbn
+            ):
                 return "card"
             segment = matched[start : end_group[1]]
             if (
