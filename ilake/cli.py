@@ -331,8 +331,8 @@ def agents_list(
             agent["agent_id"],
             agent["fingerprint"],
             agent["status"],
-            _utc(agent["created_at"]),
-            _utc(agent["expires_at"]) if agent["expires_at"] else "never",
+            utc(agent["created_at"]),
+            utc(agent["expires_at"]) if agent["expires_at"] else "never",
         )
         for agent in list_agents(dynamodb, name, program)
     ]
@@ -362,11 +362,6 @@ def agents_revoke(
     if not revoked:
         fail(f"no active token for agent {agent_id!r} in {program}")
     out.print(f"revoked {revoked} token(s) of {agent_id} in {program}")
-
-
-def _utc(epoch_s: int) -> str:
-    """A time in UTC to the second, as every command prints its times."""
-    return utc(epoch_s)
 
 
 # -- simulate --------------------------------------------------------------------------------
