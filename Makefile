@@ -7,10 +7,14 @@ STAMP  := $(VENV)/.installed
 # scanners live in a venv of their own, and the infra tests call them from there.
 SCAN       := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed
+# The redactors ours is compared with (bench/redactors.py) bring spaCy and numpy: a venv of their
+# own, since numpy in .venv would slow the `import pyarrow` the cold-start benchmarks measure.
+COMPARE       := .venv-compare
+COMPARE_STAMP := $(COMPARE)/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
-.PHONY: demo test lint typecheck unit bench guarantees clean
+.PHONY: demo test lint typecheck unit bench bench-redactors guarantees clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +29,12 @@ $(SCAN_STAMP):
 	$(SCAN)/bin/python -m pip install --quiet --upgrade pip
 	$(SCAN)/bin/python -m pip install --quiet checkov==3.3.30 cfn-lint==1.58.0
 	touch $(SCAN_STAMP)
+
+$(COMPARE_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(COMPARE)
+	$(COMPARE)/bin/python -m pip install --quiet --upgrade pip
+	$(COMPARE)/bin/python -m pip install --quiet presidio-analyzer==2.2.366 scrubadub==2.0.1 -e .
+	touch $(COMPARE_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ilake demo
@@ -48,8 +58,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/agent.py
 	$(BIN)/python bench/compaction.py
 
+bench-redactors: $(COMPARE_STAMP)
+	$(COMPARE)/bin/python bench/redactors.py --markdown --by-format
+
 guarantees: $(STAMP)
 	$(BIN)/python scripts/guarantees.py
 
 clean:
-	rm -rf $(VENV) $(SCAN) cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SCAN) $(COMPARE) cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

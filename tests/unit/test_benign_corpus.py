@@ -15,27 +15,14 @@ from pathlib import Path
 import pytest
 
 from lambdas.core.redact import normalize
-from scripts.extract_ui_strings import extract
+from tests.corpus import VENDORED, corpus
 from tests.corpus.benign import generate
 from tests.unit.conftest import make_event, rows, run
 
 ROOT = Path(__file__).resolve().parents[2]
-VENDORED = ROOT / "tests" / "corpus" / "debian"
-# UI files on this machine whose licence keeps them out of the repository (GPL): used if present
-LOCAL_UI = (Path("/usr/share/applications"), Path("/usr/share/system-config-printer/ui"))
 REDACTION_DOC = ROOT / "docs" / "redaction.md"
 FIELDS = ("window_title", "target_name", "menu_label")
 CHUNK = 500
-
-
-def corpus() -> list[str]:
-    vendored = [
-        line for path in sorted(VENDORED.glob("*.txt")) for line in path.read_text().splitlines()
-    ]
-    local = extract(p for p in LOCAL_UI if p.is_dir())
-    # one space between words: "common" mode stores runs of white space as one space anyway
-    texts = [" ".join(t.split()) for t in (*generate(), *vendored, *local)]
-    return list(dict.fromkeys(t for t in texts if t and len(t) <= 256))
 
 
 @cache
