@@ -12,6 +12,8 @@ and cold init.
 (c) store: the common-text store's calls per batch (lambdas/core/text_store.py) against moto in
     this process, for typical batches (a new container, then a warm one) and for a batch whose
     every title differs, with moto's time and an estimate for DynamoDB.
+(d) the slowest full-size batches: 5 MiB of the redactor's costliest texts (the fuzz suite's
+    adversarial units), each distinct, against 5 MiB of benign text that triggers every detector.
 """
 
 from __future__ import annotations
@@ -271,6 +273,54 @@ def store_calls() -> None:
               f"{statistics.mean(warm):.2f} store calls per batch (mean)")  # fmt: skip
 
 
+def adversarial_batches() -> None:
+    """(d): full-size (5 MiB) batches of the costliest texts for the redactor: every event with a
+    distinct max-length title, button name and menu labels made of one adversarial unit (from
+    the fuzz suite), against the same batch of benign text that triggers every detector. API
+    Gateway gives the integration 29 s; the ingest function must finish well inside it."""
+    from tests.unit import fuzz_inputs as fz
+    from tests.unit.conftest import RECEIVED_AT_MS
+    from tests.unit.test_fuzz import TITLE, batch_body, distinct
+
+    units = [u for group in fz.ADVERSARIAL.values() for u in group] + fz.ADVERSARIAL_MIXED
+    redactor = Redactor()
+
+    def full_size(texts: list[str]) -> bytes:
+        low, high = 1, 6_000  # the most events that fit into the body limit
+        while low < high:
+            mid = (low + high + 1) // 2
+            if len(batch_body(distinct(texts, mid, TITLE))) <= MAX_BYTES:
+                low = mid
+            else:
+                high = mid - 1
+        return batch_body(distinct(texts, low, TITLE))
+
+    def seconds(body: bytes) -> float:
+        started = time.perf_counter()
+        outcome = process_batch(
+            decode_envelope(body),
+            PROGRAM,
+            PSEUDONYMS,
+            received_at_ms=RECEIVED_AT_MS,
+            redactor=redactor,
+        )
+        assert outcome.table is not None
+        return time.perf_counter() - started
+
+    # a first pass over every unit at 50 events finds the costliest; those run at full size
+    per_unit = {}
+    for unit in units:
+        per_unit[unit] = seconds(batch_body(distinct([unit], 50, TITLE)))
+    worst = sorted(per_unit, key=per_unit.__getitem__, reverse=True)[:4]
+    print(f"{'full-size batch (5 MiB)':>32} {'events':>7} {'seconds':>8}")
+    benign = full_size([fz.benign_text(TITLE)])
+    label = "benign text, every detector"
+    print(f"{label:>32} {benign.count(b'event_id'):>7} {seconds(benign):>8.2f}")
+    for label, texts in [("every adversarial text", units)] + [(repr(u), [u]) for u in worst]:
+        body = full_size(texts)
+        print(f"{label[:32]:>32} {body.count(b'event_id'):>7} {seconds(body):>8.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -316,6 +366,7 @@ def main() -> None:
         f"cold init: handler module {handler * 1000:.0f} ms, bare import set + S3 client "
         f"{bare * 1000:.0f} ms, ratio {handler / bare:.2f}"
     )
+    adversarial_batches()
     # last: after moto's in-process mock, a fresh process's peak RSS read up to 70 MiB higher
     # here (the same batch, the same code), so the memory figure above is taken before it
     store_calls()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import pyarrow as pa
@@ -21,9 +21,10 @@ from . import schema as s
 from .common_text import canonical, pending_ids, text_id
 from .errors import MalformedBatch, TooLarge, UnsupportedSchema
 from .lake import INTERACTIONS, SCHEMA_VERSION
+from .prefilter import BULK_MIN_TEXTS, redact_all
 from .programs import Program
 from .pseudonym import Pseudonymizer
-from .redact import Redactor, normalize
+from .redact import Redaction, Redactor, normalize
 from .validation import DAY_MS as DAY_MS  # settings and tests read it here
 from .validation import (
     INVALID_REASONS,
@@ -206,7 +207,9 @@ class _BatchContext:
     common_texts: dict[str, str] = field(default_factory=dict)
     _pids: dict[tuple[str, str], str] = field(default_factory=dict)
     _texts: dict[tuple[str, str], _Kept] = field(default_factory=dict)
-    _origins: dict[tuple[Any, ...], _Origin | None] = field(default_factory=dict)
+    _who: dict[tuple[str, str, str], _Who] = field(default_factory=dict)
+    _redacted: dict[str, Redaction] = field(default_factory=dict)
+    _places: dict[tuple[Any, ...], _Place | None] = field(default_factory=dict)
 
     def pid(self, kind: str, value: str) -> str:
         key = (kind, value)
@@ -234,10 +237,23 @@ class _BatchContext:
             result = self.redactor.redact(value if "://" in value else f"https://{value}")
             single = result.counts.get("url") == 1 and " " not in result.text
             return None, self._common(result.text) if single else None, result.counts or _URL
-        result = self.redactor.redact(value)
+        result = self._redacted.get(value) or self.redactor.redact(value)
         if mode == "common":
             return None, self._common(result.text), result.counts
         return result.text, None, result.counts
+
+    def prefetch(self, events: list[Any]) -> None:
+        """Redact the batch's distinct window titles at once when there are many (a browser-heavy
+        person's batch: every title new), with the detectors' triggers found in bulk. Target
+        names and menu labels are a program's own labels: they repeat, and are redacted one at a
+        time as they come."""
+        if self.program.text.window_titles != "common":
+            return
+        windows = {ev.window for ev in events}
+        if len(windows) < BULK_MIN_TEXTS:
+            return
+        titles = list({w.title for w in windows if w is not None and w.title is not None})
+        self._redacted = dict(zip(titles, redact_all(self.redactor, titles), strict=True))
 
     def _common(self, redacted: str) -> str | None:
         """The id of a text kept in "common" mode; the text stays in memory, for release."""
@@ -261,22 +277,30 @@ class _BatchContext:
             return "other"
         return kept
 
-    def origin(self, ev: Any) -> _Origin | None:
-        """Where an event comes from (who, which app and window), or None if the app is denied.
+    def who(self, subject: str, device: str, session: str) -> _Who:
+        """The pseudonyms of who sent an event: the same for all of a session's events."""
+        key = (subject, device, session)
+        who = self._who.get(key)
+        if who is None:
+            who = self._who[key] = _Who(
+                self.pid("subject", subject),
+                self.pid("device", device),
+                self.pid("session", session),
+            )
+        return who
 
-        Consecutive events share all of it, so it is worked out once per distinct origin.
-        """
-        key = (ev.subject, ev.device_id, ev.session_id, ev.app, ev.window)
+    def place(self, app: s.App | None, window: s.Window | None) -> _Place | None:
+        """Where an event happened (app and window, as the policy keeps them), or None if the
+        app is denied. Consecutive events share it, so it is worked out once per distinct one."""
+        key = (app, window)
         try:
-            return self._origins[key]
+            return self._places[key]
         except KeyError:
             pass
-        origin = self._origins[key] = self._make_origin(*key)
-        return origin
+        place = self._places[key] = self._make_place(app, window)
+        return place
 
-    def _make_origin(
-        self, subject: str, device: str, session: str, app: s.App | None, window: s.Window | None
-    ) -> _Origin | None:
+    def _make_place(self, app: s.App | None, window: s.Window | None) -> _Place | None:
         policy = self.program.text
         app_name, bundle_id = (app.name, app.bundle_id) if app else (None, None)
         title, url = (window.title, window.url) if window else (None, None)
@@ -286,10 +310,7 @@ class _BatchContext:
         kept_bundle, _, bundle_counts = self.text("redact", bundle_id)
         kept_title, title_id, title_counts = self.text(policy.window_titles, title)
         host, host_id, host_counts = self.text("url" if policy.urls == "common" else "drop", url)
-        return _Origin(
-            self.pid("subject", subject),
-            self.pid("device", device),
-            self.pid("session", session),
+        return _Place(
             kept_name,
             kept_bundle,
             kept_title,
@@ -300,11 +321,13 @@ class _BatchContext:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Origin:
+class _Who(NamedTuple):
     subject_pid: str
     device_pid: str
     session_pid: str
+
+
+class _Place(NamedTuple):
     app_name: str | None
     bundle_id: str | None
     title: str | None
@@ -374,6 +397,7 @@ def process_batch(
     ctx = _BatchContext(
         program, pseudonyms, redactor or Redactor(text_policy.detectors, program.url_mode)
     )
+    ctx.prefetch(events)
     extra: Counter[str] = Counter()
     if dropped_fields:
         extra["unknown_field"] = dropped_fields
@@ -410,11 +434,12 @@ def process_batch(
         if ts < earliest or ts > latest:
             rejected["ts_out_of_range"] += 1
             continue
-        origin = ctx.origin(ev)
-        if origin is None:
+        place = ctx.place(ev.app, ev.window)
+        if place is None:
             rejected["denied_app"] += 1
             continue
-        if origin.subject_pid in suppressed_subjects:
+        who = ctx.who(ev.subject, ev.device_id, ev.session_id)
+        if who.subject_pid in suppressed_subjects:
             rejected["suppressed_subject"] += 1
             continue
         display = ev.display
@@ -430,7 +455,7 @@ def process_batch(
                     continue
                 last_move[ev.session_id] = ts
 
-        counts = origin.counts
+        counts = place.counts
         x = y = x2 = y2 = dx = dy = None
         button = clicks = target_role = target_name = target_id = None
         modifiers = key = key_class = menu_path = menu_ids = None
@@ -499,15 +524,15 @@ def process_batch(
                 ts,
                 received_at_ms,
                 etype,
-                origin.subject_pid,
-                origin.device_pid,
-                origin.session_pid,
-                origin.app_name,
-                origin.bundle_id,
-                origin.title,
-                origin.title_id,
-                origin.host,
-                origin.host_id,
+                who.subject_pid,
+                who.device_pid,
+                who.session_pid,
+                place.app_name,
+                place.bundle_id,
+                place.title,
+                place.title_id,
+                place.host,
+                place.host_id,
                 display.w if display else None,
                 display.h if display else None,
                 display.scale if display else None,

@@ -25,6 +25,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import accumulate
+from operator import eq
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -84,14 +86,31 @@ _FOLD = str.maketrans(
 )
 
 
+_FOLDED = re.compile("[" + "".join(map(re.escape, map(chr, _FOLD))) + "]").search
+
+
 def normalize(text: str) -> str:
     """Fold text to a canonical form in which look-alikes and invisible characters are gone."""
     if text.isascii():
         return _ASCII_CONTROL.sub(" ", text) if not text.isprintable() else text
     text = _INVISIBLE.sub("", text)
-    text = unicodedata.normalize("NFKC", text).translate(_FOLD)
+    text = unicodedata.normalize("NFKC", text)
+    if _FOLDED(text):  # translate() looks every character up: only when there is one to fold
+        text = text.translate(_FOLD)
     text = _INVISIBLE.sub("", text)  # NFKC can expose new ones (e.g. from compatibility forms)
+    if _OTHER_DIGIT(text):
+        text = _OTHER_DIGITS.sub(_ascii_digit, text)
     return _CONTROL.sub(" ", text)
+
+
+# Decimal digits of other scripts (Arabic-Indic, Devanagari, ...) become ASCII digits: a card
+# number in another script is still a card, and the detectors' prefilter reads ASCII digits.
+_OTHER_DIGITS = re.compile(r"(?![0-9])\d")
+_OTHER_DIGIT = _OTHER_DIGITS.search
+
+
+def _ascii_digit(match: re.Match[str]) -> str:
+    return str(unicodedata.decimal(match.group()))
 
 
 # --- validators ------------------------------------------------------------------------------
@@ -121,6 +140,7 @@ def iban_valid(compact: str) -> bool:
     return int(number) % 97 == 1
 
 
+@lru_cache(maxsize=8192)  # look-alikes repeat ("DE89 DE89 ..."): each is judged once
 def longest_iban(compact: str) -> int:
     """The length of the longest valid IBAN that `compact` starts with, or 0.
 
@@ -213,6 +233,8 @@ def phone_number(matched: str, cued: bool = False) -> bool:
             return phonenumbers.is_possible_number(number)
         return phonenumbers.is_valid_number(number)
     groups = _groups(matched)
+    if len(groups) == 1 and not cued and not matched.startswith("("):
+        return False  # an unbroken national number counts only after a cue word
     for region in PHONE_REGIONS:
         if digits[0] != "0" and _trunk_prefix(region) == "0":
             continue  # written nationally, a number of this plan starts with its trunk "0"
@@ -234,6 +256,29 @@ def phone_number(matched: str, cued: bool = False) -> bool:
         if digits[0] == "0" and len(groups) > 1 and groups[0] in (ndc, ndc + 1):
             return True
     return False
+
+
+@lru_cache(maxsize=8192)  # the same numbers recur in a text and across a batch's texts
+def _number_kind(
+    matched: str, enabled: frozenset[str], phone_cued: bool, ssn_cued: bool
+) -> str | None:
+    """The detector a digit group is a find of ("card", "ssn", "phone"), or None."""
+    digits = "".join(c for c in matched if c.isdigit())
+    n = len(digits)
+    if "card" in enabled and 13 <= n <= 19 and card_number(matched, digits):
+        return "card"
+    if "ssn" in enabled and n == 9 and ssn_valid(digits) and _ssn_shape(matched, ssn_cued):
+        return "ssn"
+    if n < 7 or _DATE_LIKE.fullmatch(matched):
+        return None
+    if _is_decimal(matched):
+        # an amount or a measurement, unless its integer part is a card ("4111…1111.50")
+        return "card" if _embedded_card_or_ssn(matched, enabled & {"card"}) == "card" else None
+    if "phone" in enabled and phone_number(matched, phone_cued):
+        return "phone"
+    # Digit groups split by single spaces merge into one run ("4111 1111 1111 1111 12/29",
+    # "123-45-6789 2"): a card or SSN may hide inside one that is no phone number.
+    return _embedded_card_or_ssn(matched, enabled, ssn_cued)
 
 
 def card_number(matched: str, digits: str) -> bool:
@@ -376,6 +421,9 @@ _PATH_USER = re.compile(
 _DATE_LIKE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}[./-]\d{1,2}[./-]\d{1,2}")
 
 
+_NO_COUNTS: dict[str, int] = {}  # shared by every text nothing was found in: never mutated
+
+
 @dataclass(frozen=True, slots=True)
 class Redaction:
     text: str
@@ -406,7 +454,7 @@ class Redactor:
             if not _SERVES.get(name, (name,))
             or self.enabled.intersection(_SERVES.get(name, (name,)))
         )
-        self._handlers: dict[str, Callable[[str, _Scan], str]] = {
+        self._handlers: dict[str, Callable[[str, _Scan], str | None]] = {
             "keep_date": _keep,
             "keep_time": _keep,
             "private_key": _fixed("private_key"),
@@ -423,37 +471,77 @@ class Redactor:
             "secret": self._secret,
         }
 
-    def redact(self, text: str) -> Redaction:
-        scan = _Scan(self.enabled, self.url_mode)
+    def redact(self, text: str, triggered: frozenset[str] | None = None) -> Redaction:
+        """`text` with what the detectors find replaced, and the counts. `triggered`: the
+        triggers of the normalized text when they are known already (the bulk prefilter)."""
         text = normalize(text)
+        users = 0
         if "path_user" in self.enabled and ("/" in text or "\\" in text):
-            text, n = _PATH_USER.subn(PLACEHOLDER["path_user"], text)
-            if n:
-                scan.counts["path_user"] += n
-        return Redaction(self._run(text, scan), dict(scan.counts))
+            text, users = _PATH_USER.subn(PLACEHOLDER["path_user"], text)
+        if triggered is None or users:
+            triggered = _triggered(text)
+        candidates = triggered & self._alternatives
+        if not candidates and not users:
+            return Redaction(text, _NO_COUNTS)  # most texts: no scan, no counter
+        scan = _Scan(self.enabled, self.url_mode)
+        if users:
+            scan.counts["path_user"] += users
+        return Redaction(self._run(text, scan, candidates=candidates), dict(scan.counts))
 
     # -- internals --
 
-    def _run(self, text: str, scan: _Scan, exclude: str | None = None) -> str:
-        candidates = _triggered(text) & self._alternatives
+    def _run(
+        self,
+        text: str,
+        scan: _Scan,
+        exclude: str | None = None,
+        candidates: frozenset[str] | None = None,
+    ) -> str:
+        if candidates is None:
+            candidates = _triggered(text) & self._alternatives
         if exclude is not None:
             candidates -= {exclude}
         if not candidates:
             return text
 
-        def replace(m: re.Match[str]) -> str:
+        # A manual scan rather than re.sub: a candidate that fails validation is no find. The
+        # other alternatives are tried where it started (a token too regular for a secret may
+        # hold a card; a failed IBAN may be a secret), then the scan goes on from the next
+        # character, in the text as it is: each position is scanned once, however many
+        # look-alikes overlap there.
+        pattern = _compile(candidates)
+        pieces: list[str] = []
+        last = pos = 0
+        failed: frozenset[str] = frozenset()  # alternatives that failed at the current start
+        forced: re.Match[str] | None = None
+        while True:
+            m = forced if forced is not None else pattern.search(text, pos)
+            forced = None
+            if m is None:
+                break
             name = m.lastgroup
             assert name is not None
+            start, end = m.span()
             if name in ("number", "glued_number"):
-                start = m.start()
-                return self._number(m.group(), scan, text[max(0, start - _CUE_WINDOW) : start])
-            return self._handlers[name](m.group(), scan)
-
-        return _compile(candidates).sub(replace, text)
-
-    def _rescan_tail(self, matched: str, scan: _Scan) -> str:
-        """A candidate that failed validation may still hide a real find after its first char."""
-        return matched[0] + self._run(matched[1:], scan) if len(matched) > 1 else matched
+                cue = text[max(0, start - _CUE_WINDOW) : start]
+                found: str | None = self._number(m.group(), scan, cue)
+            else:
+                found = self._handlers[name](m.group(), scan)
+            if found is None:
+                failed |= {name}
+                rest = candidates - failed
+                forced = _compile(rest).match(text, start) if rest else None
+                if forced is None:
+                    failed, pos = frozenset(), start + 1
+                continue
+            failed = frozenset()
+            pieces.append(text[last:start])
+            pieces.append(found)
+            last = pos = end
+        if not pieces:
+            return text
+        pieces.append(text[last:])
+        return "".join(pieces)
 
     def _url(self, matched: str, scan: _Scan) -> str:
         scan.counts["url"] += 1
@@ -470,7 +558,7 @@ class Redactor:
         scanned = self._run(host, scan, exclude="url")
         return host.lower() if scanned == host else scanned
 
-    def _iban(self, matched: str, scan: _Scan) -> str:
+    def _iban(self, matched: str, scan: _Scan) -> str | None:
         compact = matched.replace(" ", "").replace("-", "").upper()
         end = longest_iban(compact)
         if end:
@@ -482,7 +570,7 @@ class Redactor:
                 i += 1
             scan.counts["iban"] += 1
             return PLACEHOLDER["iban"] + self._run(matched[i:], scan)
-        return self._rescan_tail(matched, scan)
+        return None  # no IBAN here: the scan goes on from the next character
 
     def _ip(self, matched: str, scan: _Scan) -> str:
         if _is_ip(matched.split("%", 1)[0]):
@@ -498,41 +586,23 @@ class Redactor:
     def _number(self, matched: str, scan: _Scan, before: str = "") -> str:
         """A digit group: a card, an SSN, a phone number, or a number that stays (an order,
         a build, an amount); `before` is the text just before it, for a cue word."""
-        digits = "".join(c for c in matched if c.isdigit())
-        n = len(digits)
-        enabled = scan.enabled
-        ssn_cued = bool(_SSN_CUE.search(before))
-        if "card" in enabled and 13 <= n <= 19 and card_number(matched, digits):
-            scan.counts["card"] += 1
-            return PLACEHOLDER["card"]
-        if "ssn" in enabled and n == 9 and ssn_valid(digits) and _ssn_shape(matched, ssn_cued):
-            scan.counts["ssn"] += 1
-            return PLACEHOLDER["ssn"]
-        if n < 7 or _DATE_LIKE.fullmatch(matched):
+        if len(matched) < 7:
+            return matched  # fewer than seven digits: never redacted
+        found = _number_kind(
+            matched, scan.enabled, bool(_PHONE_CUE.search(before)), bool(_SSN_CUE.search(before))
+        )
+        if found is None:
             return matched
-        if _is_decimal(matched):
-            # an amount or a measurement, unless its integer part is a card ("4111…1111.50")
-            if _embedded_card_or_ssn(matched, enabled & {"card"}) == "card":
-                scan.counts["card"] += 1
-                return PLACEHOLDER["card"]
-            return matched
-        if "phone" in enabled and phone_number(matched, bool(_PHONE_CUE.search(before))):
-            scan.counts["phone"] += 1
-            return PLACEHOLDER["phone"]
-        # Digit groups split by single spaces merge into one run ("4111 1111 1111 1111 12/29",
-        # "123-45-6789 2"): a card or SSN may hide inside one that is no phone number.
-        found = _embedded_card_or_ssn(matched, enabled, ssn_cued)
-        if found:
-            scan.counts[found] += 1
-            return PLACEHOLDER[found]
-        return matched
+        scan.counts[found] += 1
+        return PLACEHOLDER[found]
 
-    def _secret(self, matched: str, scan: _Scan) -> str:
+    def _secret(self, matched: str, scan: _Scan) -> str | None:
         if looks_secret(matched) or _KNOWN_SECRET.match(matched):
             scan.counts["secret"] += 1
             return PLACEHOLDER["secret"]
-        # not random enough to be a secret, but it may still hide a card ("order4111…1111x")
-        return self._run(matched, scan, exclude="secret")
+        # not random enough to be a secret, but it may still hide a card ("order4111…1111x"):
+        # the scan tries the other alternatives where the token starts
+        return None
 
 
 _KNOWN_SECRET = re.compile(r"(?:gh[opusr]|github_pat)_|xox[abposr]-|sk-|AIza")
@@ -573,6 +643,8 @@ def _embedded_card_or_ssn(
     """
     groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", matched)]
     card, ssn = "card" in enabled, "ssn" in enabled
+    if len(groups) > _MANY_GROUPS:
+        return _embedded_in_long_run(matched, card, ssn, ssn_cued)
     for i, (start, _) in enumerate(groups):
         plain, doubled, n, longest = [0, 0], [0, 0], 0, 0
         for count, (group_start, group_end) in enumerate(groups[i:], start=1):
@@ -598,6 +670,54 @@ def _embedded_card_or_ssn(
                 if ssn_valid(_digits_of(segment)) and _ssn_shape(segment, ssn_cued):
                     return "ssn"
     return None
+
+
+# A run of this many digit groups is no reference a person writes; "1.1.1.1...", made to be
+# slow, is. Past it, cards are looked for in every window of 13-19 digits, whole groups or not
+# (fail closed: a superset of the windows above), in a few vectorized passes over the run.
+_MANY_GROUPS = 24
+
+
+def _embedded_in_long_run(matched: str, card: bool, ssn: bool, ssn_cued: bool) -> str | None:
+    if card and _luhn_window(_digits_of(matched)):
+        return "card"
+    if ssn:
+        shape = _SSN_IN_RUN_CUED if ssn_cued else _SSN_IN_RUN
+        if any(ssn_valid(m.group(1).replace("-", "")) for m in shape.finditer(_dashed(matched))):
+            return "ssn"
+    return None
+
+
+_SSN_IN_RUN = re.compile(r"(?<!\d)(?=(\d{3}-\d{2}-\d{4}))(?!\d{3}-\d{2}-\d{5})")
+_SSN_IN_RUN_CUED = re.compile(r"(?<!\d)(?=(\d{3}-?\d{2}-?\d{4}))(?!\d{3}-?\d{2}-?\d{5})")
+_DASHED = str.maketrans(" .", "--")
+
+
+def _dashed(matched: str) -> str:
+    return matched.translate(_DASHED)
+
+
+def _luhn_window(digits: str) -> bool:
+    """Whether any 13-19 consecutive digits of `digits` pass the Luhn check, with prefix sums:
+    a window [s, e) doubles the digits at positions of e's parity, so it passes when the running
+    sum that doubles that parity ends in the same digit at s and at e."""
+    values = [int(c) for c in digits]
+    doubled = [_DOUBLED[v] for v in values]
+    even = [d if i % 2 == 0 else v for i, (v, d) in enumerate(zip(values, doubled, strict=True))]
+    odd = [v if i % 2 == 0 else d for i, (v, d) in enumerate(zip(values, doubled, strict=True))]
+    sums = (
+        [total % 10 for total in accumulate(even, initial=0)],
+        [total % 10 for total in accumulate(odd, initial=0)],
+    )
+    n = len(values)
+    for length in range(13, 20):
+        for parity in (0, 1):
+            first = length + (length + parity) % 2  # the first window end of this parity
+            if first <= n:
+                ends, starts = sums[parity][first::2], sums[parity][first - length :: 2]
+                if any(map(eq, ends, starts)):
+                    return True
+    return False
 
 
 def _digits_of(text: str) -> str:
@@ -630,45 +750,106 @@ def _url_host(url: str) -> str | None:
     return host
 
 
-# Each alternative can only match if its trigger holds, and the triggers are cheap to test. Only
-# the triggered alternatives are compiled into the pass (in their fixed order, so precedence is
-# unchanged): a title without digits never pays for the number, date and IP alternatives.
+# Each alternative can only alter a text if its trigger matches somewhere in it: a trigger is a
+# necessary condition, cheap to test. Only the triggered alternatives are compiled into the pass
+# (in their fixed order, so precedence is unchanged), and a text no trigger matches (most titles,
+# labels and menu items) is never scanned. The same patterns run in bulk over a batch's distinct
+# texts in RE2 (lambdas/core/prefilter.py), so they use only what both engines read alike: no
+# lookaround, ASCII classes spelled out.
+_NUMBERS = ("keep_date", "keep_time", "number", "glued_number")
+# (patterns that must all match somewhere, the alternatives they enable)
+TRIGGERS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    # seven digits or more, joined as the number alternative joins them and bounded by no letter
+    # or digit on either side: fewer digits, or a run glued to a word, is never redacted (lazy,
+    # so a failing start costs its unbroken digits only)
+    ((r"(?:^|[^A-Za-z0-9])[0-9](?:(?:[ \-.()/]{0,2}| - )[0-9]){6,}?(?:[^A-Za-z0-9]|$)",), _NUMBERS),
+    ((r"[A-Za-z_][0-9]{7}",), _NUMBERS),  # a long run glued to letters ("tel4155552671")
+    ((r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]",), ("ipv4",)),
+    ((r":", r":[^:]*:"), ("ipv6",)),
+    ((r"(?:^|[^A-Za-z0-9])[A-Za-z]{2}[0-9]{2}(?:[ -]?[A-Za-z0-9]){11}",), ("iban",)),
+    ((r"://|(?i:www\.)",), ("url",)),
+    ((r"@",), ("email",)),
+    ((r"(?i:at)", r"[\[(]"), ("email",)),  # "jane [at] example"
+    ((r"eyJ",), ("jwt",)),
+    ((r"PRIVATE KEY",), ("private_key",)),
+    ((r"(?i:aws)",), ("aws_secret",)),
+    ((r"A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA|IPA|BIA|CCA)",), ("aws_key",)),
+    # every secret alternative is 20 or more of these characters, but a Slack token (15)
+    ((r"[A-Za-z0-9+/=_-]{20}|xox[abposr]-[A-Za-z0-9-]{10}",), ("secret",)),
+)
+
+# One text at a time (the agent, and texts the bulk prefilter did not see), the same triggers are
+# asked in straight-line code, each behind a guard that plain string methods answer and that the
+# trigger implies: Python's regex engine tries an unanchored pattern at every position.
+_SEARCH = tuple(re.compile(pattern).search for patterns, _ in TRIGGERS for pattern in patterns)
+_ALTERNATIVES = tuple(frozenset(alternatives) for _, alternatives in TRIGGERS)
+_BOUNDED_DIGITS, _GLUED_DIGITS, _DOTTED_QUAD, *_, _IBAN_SHAPE = _SEARCH[:6]
+_AWS_PREFIX, _SECRET_RUN = _SEARCH[-2:]
+_DIGIT_RUN = re.compile(r"\d(?:(?:[ \-.()/]{0,2}| - )\d){6,}").search
 _HAS_DIGIT = re.compile(r"\d").search
-_SEVEN_DIGITS = re.compile(r"\d(?:(?:[ \-.()/]{0,2}| - )\d){6,}").search  # fewer: never redacted
 _IBAN_START = re.compile(r"[A-Za-z]{2}\d{2}").search
-_DOTTED_QUAD = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d").search
-_LONG_CHUNK = 20
-_AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA")
+_NUMBER_ALTERNATIVES, _IPV4, _IPV6, _IBAN, _URL, _EMAIL = (
+    _ALTERNATIVES[i] for i in (0, 2, 3, 4, 5, 6)
+)
+_JWT, _KEY, _AWS_SECRET, _AWS, _SECRET = _ALTERNATIVES[8:]
 
 
 def _triggered(text: str) -> frozenset[str]:
+    """The alternatives whose triggers (TRIGGERS) match `text`, a normalized text."""
     lower = text.lower()
     found: set[str] = set()
     if _HAS_DIGIT(text):
-        if _SEVEN_DIGITS(text):
-            found.update(("keep_date", "keep_time", "number", "glued_number"))
-        if _DOTTED_QUAD(text):
-            found.add("ipv4")
-        if _IBAN_START(text):
-            found.add("iban")
+        if _DIGIT_RUN(text) and (_BOUNDED_DIGITS(text) or _GLUED_DIGITS(text)):
+            found |= _NUMBER_ALTERNATIVES
+        if "." in text and _DOTTED_QUAD(text):
+            found |= _IPV4
+        if _IBAN_START(text) and _IBAN_SHAPE(text):
+            found |= _IBAN
     if text.count(":") >= 2:
-        found.add("ipv6")
+        found |= _IPV6
     if "://" in text or "www." in lower:
-        found.add("url")
+        found |= _URL
     if "@" in text or ("at" in lower and ("[" in text or "(" in text)):
-        found.add("email")
+        found |= _EMAIL
     if "eyJ" in text:
-        found.add("jwt")
+        found |= _JWT
     if "PRIVATE KEY" in text:
-        found.add("private_key")
+        found |= _KEY
     if "aws" in lower:
-        found.add("aws_secret")
-    if "A" in text and any(prefix in text for prefix in _AWS_PREFIXES):
-        found.add("aws_key")
-    # default=0: a text of 20+ blanks has no words at all, and max() of nothing raises
-    if len(text) >= _LONG_CHUNK and max(map(len, text.split()), default=0) >= _LONG_CHUNK:
-        found.add("secret")
+        found |= _AWS_SECRET
+    if "A" in text and _AWS_PREFIX(text):
+        found |= _AWS
+    if (
+        len(text) >= _SHORTEST_SECRET
+        and max(map(len, text.split()), default=0) >= _SHORTEST_SECRET
+        and _SECRET_RUN(text)
+    ):
+        found |= _SECRET
     return frozenset(found)
+
+
+_SHORTEST_SECRET = 15
+
+
+def triggered_by(bits: int) -> frozenset[str]:
+    """The alternatives of a set of triggers, bit i for TRIGGERS[i] (the bulk prefilter's form)."""
+    return _by_bits(bits)
+
+
+@lru_cache(maxsize=4096)
+def _by_bits(bits: int) -> frozenset[str]:
+    found: frozenset[str] = frozenset()
+    for i, alternatives in enumerate(_ALTERNATIVES):
+        if bits >> i & 1:
+            found |= alternatives
+    return found
+
+
+def clear_caches() -> None:
+    """Forget the memoized verdicts (numbers, IBAN look-alikes): a benchmark's cold pass."""
+    phone_number.cache_clear()
+    _number_kind.cache_clear()
+    longest_iban.cache_clear()
 
 
 @lru_cache(maxsize=512)

@@ -684,7 +684,7 @@ def long_text(unit: str, length: int) -> str:
 # A benign text that still triggers every alternative (so the whole combined pattern runs over
 # it), padded with ordinary title words: the fair baseline for a text of the same length.
 BENIGN_TRIGGERS = (
-    "aws AKIA eyJ PRIVATE KEY a::b x@y www. 1234567 1.2.3.4 DE12 https:// "
+    "aws AKIA eyJ PRIVATE KEY a::b x@y www. 1234567 1.2.3.4 DE12 ABCD EFGH IJK https:// "
     "ThisIsALongWordOfTwentyPlus /home/ "
 )
 BENIGN_FILLER = "Quarterly report v2 draft, page 3 of 12 - Microsoft Word (read-only) "
