@@ -24,7 +24,7 @@ from .lake import INTERACTIONS, SCHEMA_VERSION
 from .prefilter import BULK_MIN_TEXTS, redact_all
 from .programs import Program
 from .pseudonym import Pseudonymizer
-from .redact import Redaction, Redactor, normalize
+from .redact import Redactor, normalize
 from .validation import DAY_MS as DAY_MS  # settings and tests read it here
 from .validation import (
     INVALID_REASONS,
@@ -208,7 +208,6 @@ class _BatchContext:
     _pids: dict[tuple[str, str], str] = field(default_factory=dict)
     _texts: dict[tuple[str, str], _Kept] = field(default_factory=dict)
     _who: dict[tuple[str, str, str], _Who] = field(default_factory=dict)
-    _redacted: dict[str, Redaction] = field(default_factory=dict)
     _places: dict[tuple[Any, ...], _Place | None] = field(default_factory=dict)
 
     def pid(self, kind: str, value: str) -> str:
@@ -237,7 +236,7 @@ class _BatchContext:
             result = self.redactor.redact(value if "://" in value else f"https://{value}")
             single = result.counts.get("url") == 1 and " " not in result.text
             return None, self._common(result.text) if single else None, result.counts or _URL
-        result = self._redacted.get(value) or self.redactor.redact(value)
+        result = self.redactor.redact(value)
         if mode == "common":
             return None, self._common(result.text), result.counts
         return result.text, None, result.counts
@@ -253,7 +252,9 @@ class _BatchContext:
         if len(windows) < BULK_MIN_TEXTS:
             return
         titles = list({w.title for w in windows if w is not None and w.title is not None})
-        self._redacted = dict(zip(titles, redact_all(self.redactor, titles), strict=True))
+        memo, common = self._texts, self._common
+        for title, result in zip(titles, redact_all(self.redactor, titles), strict=True):
+            memo["common", title] = (None, common(result.text), result.counts)
 
     def _common(self, redacted: str) -> str | None:
         """The id of a text kept in "common" mode; the text stays in memory, for release."""
@@ -293,11 +294,10 @@ class _BatchContext:
         """Where an event happened (app and window, as the policy keeps them), or None if the
         app is denied. Consecutive events share it, so it is worked out once per distinct one."""
         key = (app, window)
-        try:
-            return self._places[key]
-        except KeyError:
-            pass
-        place = self._places[key] = self._make_place(app, window)
+        places = self._places
+        if key in places:  # a miss raising KeyError would cost every new title an exception
+            return places[key]
+        place = places[key] = self._make_place(app, window)
         return place
 
     def _make_place(self, app: s.App | None, window: s.Window | None) -> _Place | None:

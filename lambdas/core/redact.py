@@ -475,14 +475,17 @@ class Redactor:
         """`text` with what the detectors find replaced, and the counts. `triggered`: the
         triggers of the normalized text when they are known already (the bulk prefilter)."""
         text = normalize(text)
+        if triggered is None:
+            triggered = _triggered(text)
+        # The triggers of the text before user names are replaced hold after: a name replaced by
+        # <USER> takes whatever it held with it and joins nothing (the placeholder's < and >
+        # end any run), so the substitution can only make the set larger than it needs to be.
         users = 0
         if "path_user" in self.enabled and ("/" in text or "\\" in text):
             text, users = _PATH_USER.subn(PLACEHOLDER["path_user"], text)
-        if triggered is None or users:
-            triggered = _triggered(text)
         candidates = triggered & self._alternatives
-        if not candidates and not users:
-            return Redaction(text, _NO_COUNTS)  # most texts: no scan, no counter
+        if not candidates:  # most texts: no scan, no counter
+            return Redaction(text, {"path_user": users} if users else _NO_COUNTS)
         scan = _Scan(self.enabled, self.url_mode)
         if users:
             scan.counts["path_user"] += users
