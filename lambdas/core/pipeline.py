@@ -209,6 +209,9 @@ class _BatchContext:
     _texts: dict[tuple[str, str], _Kept] = field(default_factory=dict)
     _who: dict[tuple[str, str, str], _Who] = field(default_factory=dict)
     _places: dict[tuple[Any, ...], _Place | None] = field(default_factory=dict)
+    _apps: dict[s.App | None, tuple[str | None, str | None, dict[str, int]] | None] = field(
+        default_factory=dict
+    )
 
     def pid(self, kind: str, value: str) -> str:
         key = (kind, value)
@@ -301,24 +304,36 @@ class _BatchContext:
         return place
 
     def _make_place(self, app: s.App | None, window: s.Window | None) -> _Place | None:
-        policy = self.program.text
-        app_name, bundle_id = (app.name, app.bundle_id) if app else (None, None)
-        title, url = (window.title, window.url) if window else (None, None)
-        if self.program.app_denied(app_name, bundle_id):
+        kept_app = self._app(app)
+        if kept_app is None:
             return None
-        kept_name, _, name_counts = self.text("redact", app_name)
-        kept_bundle, _, bundle_counts = self.text("redact", bundle_id)
+        policy = self.program.text
+        title, url = (window.title, window.url) if window else (None, None)
         kept_title, title_id, title_counts = self.text(policy.window_titles, title)
         host, host_id, host_counts = self.text("url" if policy.urls == "common" else "drop", url)
         return _Place(
-            kept_name,
-            kept_bundle,
+            kept_app[0],
+            kept_app[1],
             kept_title,
             title_id,
             host,
             host_id,
-            _merge(name_counts, bundle_counts, title_counts, host_counts),
+            _merge(kept_app[2], title_counts, host_counts),
         )
+
+    def _app(self, app: s.App | None) -> tuple[str | None, str | None, dict[str, int]] | None:
+        """An app as the row keeps it (name, bundle id, their redactions), or None if denied:
+        once per app, whatever windows it shows."""
+        if app in self._apps:
+            return self._apps[app]
+        name, bundle_id = (app.name, app.bundle_id) if app else (None, None)
+        kept: tuple[str | None, str | None, dict[str, int]] | None = None
+        if not self.program.app_denied(name, bundle_id):
+            kept_name, _, name_counts = self.text("redact", name)
+            kept_bundle, _, bundle_counts = self.text("redact", bundle_id)
+            kept = (kept_name, kept_bundle, _merge(name_counts, bundle_counts))
+        self._apps[app] = kept
+        return kept
 
 
 class _Who(NamedTuple):
