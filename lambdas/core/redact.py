@@ -91,7 +91,19 @@ def normalize(text: str) -> str:
     text = _INVISIBLE.sub("", text)
     text = unicodedata.normalize("NFKC", text).translate(_FOLD)
     text = _INVISIBLE.sub("", text)  # NFKC can expose new ones (e.g. from compatibility forms)
+    if _OTHER_DIGIT(text):
+        text = _OTHER_DIGITS.sub(_ascii_digit, text)
     return _CONTROL.sub(" ", text)
+
+
+# Decimal digits of other scripts (Arabic-Indic, Devanagari, ...) become ASCII digits: a card
+# number or an IP address in another script is still one, and the validators read ASCII digits.
+_OTHER_DIGITS = re.compile(r"(?![0-9])\d")
+_OTHER_DIGIT = _OTHER_DIGITS.search
+
+
+def _ascii_digit(match: re.Match[str]) -> str:
+    return str(unicodedata.decimal(match.group()))
 
 
 # --- validators ------------------------------------------------------------------------------

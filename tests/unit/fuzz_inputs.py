@@ -670,6 +670,7 @@ ADVERSARIAL_MIXED = [
     "C:\\Users\\",
     "/Users/a",
     "\\\\",
+    "\u0661\u0660.",  # Arabic-Indic digits
     "4111 1111 ",
     "123-45-",
     "<EMAIL>",

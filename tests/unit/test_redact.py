@@ -18,6 +18,7 @@ import re
 import string
 import subprocess
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -1191,3 +1192,54 @@ def test_phone_plans_load_on_the_first_candidate_not_at_import():
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
     assert done.stdout.split("\n")[:2] == ["False", "Order 12345678 True"]
+
+
+# --- evasions the fuzz suite found, closed ---------------------------------------------------
+#
+# Each section: positives, look-alikes that must stay exactly as they are, and a hypothesis
+# property over generated variants.
+
+
+# -- digits of other scripts
+
+# Decimal digits of other scripts, by the code point of their zero: Arabic-Indic, Extended
+# Arabic-Indic, N'Ko, Devanagari, Bengali, Thai, Tibetan, Myanmar, Mongolian
+_ZEROS = [0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xE50, 0xF20, 0x1040, 0x1810]
+
+
+def _in_script(text: str, zero: int) -> str:
+    return "".join(chr(zero + int(c)) if c.isdigit() else c for c in text)
+
+
+def test_every_decimal_digit_of_every_script_is_folded_to_ascii():
+    digits = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Nd"]
+
+    assert len(digits) > 600
+    for digit in digits:
+        assert normalize(f"x{digit}") == f"x{unicodedata.decimal(digit)}", hex(ord(digit))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "counts"),
+    [
+        pytest.param("from ١٩٢.١٦٨.١.١٠ port 22", "from <IP> port 22", {"ip": 1}, id="arabic-ip"),
+        pytest.param("ssh १०.०.०.१", "ssh <IP>", {"ip": 1}, id="devanagari-ip"),
+        pytest.param("call ০২০ ৭৯৪৬ ০৯৫৮", "call <PHONE>", {"phone": 1}, id="bengali-phone"),
+        pytest.param("صفحة ٣ من ١٢", "صفحة 3 من 12", {}, id="page-3-of-12-kept-as-ascii"),
+    ],
+)
+def test_digits_of_other_scripts_are_read_as_digits(text, expected, counts):
+    result = REDACTOR.redact(text)
+
+    assert (result.text, result.counts) == (expected, counts)
+
+
+@PROPERTY
+@given(planted=ipv4s(), zero=st.sampled_from(_ZEROS), prefix=AROUND, suffix=AROUND)
+def test_an_ip_address_in_another_scripts_digits_never_survives(planted, zero, prefix, suffix):
+    disguised = Planted("ip", _in_script(planted.text, zero), planted.core)
+
+    result = REDACTOR.redact(f"{prefix}, {disguised.text}; {suffix}")
+
+    assert leaked(result.text, disguised, prefix, suffix) == []
+    assert result.counts.get("ip", 0) >= 1
