@@ -313,6 +313,43 @@ def looks_secret(token: str) -> bool:
 # --- the combined pattern --------------------------------------------------------------------
 
 _SEP = r"[ \-.]{0,2}"  # how digit groups get split by humans and evaders alike
+
+# The top-level domain a spelled-out address ("jane at example dot com") must end in, so that
+# ordinary English with "at" and "dot" in it is no address: a few generic ones and the country
+# codes. After the word "dot", country codes that are English words ("the dot in the corner") do
+# not count.
+_GENERIC_TLDS = "com net org edu gov mil int info biz"
+_COUNTRY_TLDS = (
+    "ac ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bm bn bo br bs "
+    "bt bw by bz ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee "
+    "eg er es et eu fi fj fk fm fo fr ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk "
+    "hm hn hr ht hu id ie il im in io iq ir is it je jm jo jp ke kg kh ki km kn kp kr kw ky kz la "
+    "lb lc li lk lr ls lt lu lv ly ma mc md me mg mh mk ml mm mn mo mp mq mr ms mt mu mv mw mx my "
+    "mz na nc ne nf ng ni nl no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps pt pw py qa re ro "
+    "rs ru rw sa sb sc sd se sg sh si sk sl sm sn so sr ss st sv sx sy sz tc td tf tg th tj tk tl "
+    "tm tn to tr tt tv tw tz ua ug uk us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw"
+)
+_ENGLISH_TLDS = "am as at be by do id in is it me my no so to us"
+
+
+def _one_of(words: Iterable[str]) -> str:
+    """A regex for any of `words` (letters only), two-letter ones grouped by their first letter."""
+    pairs: dict[str, str] = {}
+    longer = []
+    for word in sorted(set(words)):
+        if len(word) == 2:
+            pairs[word[0]] = pairs.get(word[0], "") + word[1]
+        else:
+            longer.append(word)
+    return "(?:" + "|".join([*longer, *(f"{a}[{b}]" for a, b in pairs.items())]) + ")"
+
+
+_TLD = _one_of([*_GENERIC_TLDS.split(), *_COUNTRY_TLDS.split()])
+_TLD_AFTER_WORD = _one_of(
+    {*_GENERIC_TLDS.split(), *_COUNTRY_TLDS.split()} - set(_ENGLISH_TLDS.split())
+)
+_AT_WORD = r"[\[(]\s*at\s*[\])]"  # "[at]", "(at)"
+_DOT_WORD = r"[\[(]\s*dot\s*[\])]"
 _PATTERNS: dict[str, str] = {
     # keep: ISO dates with optional time, clock times; listed first so they are never numbers
     # (local dates too, day or month first: "27.11.2026 10:30", "11/27/2026 3:04 PM")
@@ -335,12 +372,23 @@ _PATTERNS: dict[str, str] = {
     "jwt": r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
     "url": r"(?i:\b(?:https?|ftp|wss?|file|smb)://[^\s<>\"'`]+|\bwww\.[^\s<>\"'`]+)",
     "email": (
-        r"(?i:(?<![\w.+%'-])[\w.+%'-]+\s*(?:@|[\[(]\s*at\s*[\])])\s*[\w-]+"
-        r"(?:\s*(?:\.|[\[(]\s*dot\s*[\])])\s*[\w-]+)+)"
+        # (possessive: what a shorter name or label leaves could never start "@", "at" or "dot")
+        r"(?i:(?<![\w.+%'-])[\w.+%'-]++(?:"
+        # "@" or "[at]": any domain, its labels joined by ".", "[dot]" (spaced or not) or "dot"
+        rf"\s*(?:@|{_AT_WORD})\s*[\w-]++(?:(?:\s*(?:\.|{_DOT_WORD})\s*|\s+dot\s+)[\w-]++)+"
+        # "at" as a word ("jane at example dot co dot uk", "jane at example.com"): only if the
+        # address ends in a top-level domain
+        rf"|\s+at\s+(?!www\.)[\w-]++(?:(?:\.|\s*{_DOT_WORD}\s*|\s+dot\s+)[\w-]++)*"
+        rf"(?:(?:\.|\s*{_DOT_WORD}\s*){_TLD}|\s+dot\s+{_TLD_AFTER_WORD})(?![\w-]|\.[\w-])))"
     ),
     "aws_key": (
-        r"(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)"
-        r"(?:[ -]?[A-Z0-9]){16}(?![A-Za-z0-9])"
+        r"(?<![A-Za-z0-9])(?:(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)"
+        r"(?:[ -]?[A-Z0-9]){16}"
+        # any (ASCII) case ("akiaiosfodnn7example"), unbroken or in dash-joined fours, with a
+        # digit: a word that starts like a key id ("asiapacificregionsxx") has none
+        r"|(?ai:(?:akia|asia|agpa|aida|aroa|anpa|anva|aipa|abia|acca)"
+        r"(?:(?=[a-z0-9]{0,15}\d)[a-z0-9]{16}|(?=[a-z0-9-]{0,19}\d)(?:-[a-z0-9]{4}){4})))"
+        r"(?![A-Za-z0-9])"
     ),
     # (?<!<): the placeholders <AWS_KEY> and <AWS_SECRET> are no context when output is redacted
     # again ("<AWS_KEY> sk=..." would otherwise swallow the placeholder)
@@ -357,8 +405,14 @@ _PATTERNS: dict[str, str] = {
         r"(?:%\w+)?(?![\w:])"
     ),
     # every digit group (cards, SSNs, phones, bare long numbers) is classified in Python; groups
-    # may be split by up to two separators, or by a spaced dash ("4111 - 1111 - 1111 - 1111")
-    "number": r"(?<![A-Za-z0-9])[+(]?\d(?:(?:[ \-.()/]{0,2}| - )\d)+(?![A-Za-z0-9])",
+    # may be split by up to two separators, or by a spaced dash ("4111 - 1111 - 1111 - 1111"),
+    # or joined by underscores as cards are printed: fours (4-4-4-4, the last group 1-4 digits,
+    # 13-20 in all) or 4-6-4/5 ("card_4111_1111_1111_1111"; "build_2027_11_26", "1_000_000" and
+    # "test_8246_12050_13501" are no such groups)
+    "number": (
+        r"(?<![A-Za-z0-9])(?:\d{4}(?:_\d{6}_\d{4,5}|(?:_\d{4}){2,3}_\d{1,4})"
+        r"|[+(]?\d(?:(?:[ \-.()/]{0,2}| - )\d)+)(?![A-Za-z0-9])"
+    ),
     # a long digit run glued to letters ("tel4155552671", "card4111111111111111")
     "glued_number": r"(?<=[A-Za-z_])\d{7,19}(?!\d)",
     "secret": (
@@ -380,7 +434,13 @@ _SERVES: dict[str, tuple[str, ...]] = {
 # User names inside file paths, found in a pass of their own: a path is also a long token, and the
 # combined pass would otherwise consume it as a secret candidate before reaching the name.
 _PATH_USER = re.compile(
-    r"(?i:(?<=[A-Z]:\\Users\\)|(?<=[A-Z]:\\Documents and Settings\\)|(?<=/home/)|(?<=/Users/))"
+    # (the first look-behind only saves the others their work: most characters follow no slash)
+    r"(?i:(?<=[\\/])(?:(?<=\\Users\\)|(?<=\\Documents and Settings\\)|(?<=/home/)|(?<=/Users/)"
+    # and after a backslash, as on a share: \\fs\Users\jdoe, \\fs\c$\Users\jdoe, \\fs\home$\jdoe
+    r"|(?<=\\home\\)|(?<=\\home\$\\)|(?<=\\homes\\)|(?<=\\homes\$\\)|(?<=\\users\$\\)"
+    r"|(?<=\\profiles\\)|(?<=\\profiles\$\\))"
+    # another user's home: ~jdoe/notes.txt (not ~/src, not PROGRA~1, not in a URL's path)
+    r"|(?<=~)(?<![\w~/\\.:%-]~)(?=[a-z_][\w.-]*/))"
     # a name that already is the placeholder (an agent redacted it) is neither replaced nor counted
     r"(?!<USER>(?:[\\/\s]|$))"
     r"[^\\/\s]+"
@@ -646,11 +706,15 @@ def _url_host(url: str) -> str | None:
 # the triggered alternatives are compiled into the pass (in their fixed order, so precedence is
 # unchanged): a title without digits never pays for the number, date and IP alternatives.
 _HAS_DIGIT = re.compile(r"\d").search
-_SEVEN_DIGITS = re.compile(r"\d(?:(?:[ \-.()/]{0,2}| - )\d){6,}").search  # fewer: never redacted
+_SEVEN_DIGITS = re.compile(r"\d(?:(?:[ \-.()/_]{0,2}| - )\d){6,}").search  # fewer: never redacted
 _IBAN_START = re.compile(r"[A-Za-z]{2}\d{2}").search
 _DOTTED_QUAD = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d").search
 _LONG_CHUNK = 20
-_AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA")
+_AWS_PREFIXES = ("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa", "abia", "acca")
+# a key id's prefix and 16 characters of the key, in the lower-cased text
+_AWS_KEY_START = re.compile(f"(?:{'|'.join(_AWS_PREFIXES)})[a-z0-9 -]{{16}}").search
+# "at" as a word, then a label and what may follow one in an address: ".", "[dot]", " dot "
+_SPELLED_AT = re.compile(r"(?i)\sat\s+[\w-]+(?:\.|\s*[\[(]|\s+dot\s)").search
 
 
 def _triggered(text: str) -> frozenset[str]:
@@ -667,7 +731,7 @@ def _triggered(text: str) -> frozenset[str]:
         found.add("ipv6")
     if "://" in text or "www." in lower:
         found.add("url")
-    if "@" in text or ("at" in lower and ("[" in text or "(" in text)):
+    if "@" in text or ("at" in lower and ("[" in text or "(" in text or _SPELLED_AT(text))):
         found.add("email")
     if "eyJ" in text:
         found.add("jwt")
@@ -675,7 +739,7 @@ def _triggered(text: str) -> frozenset[str]:
         found.add("private_key")
     if "aws" in lower:
         found.add("aws_secret")
-    if "A" in text and any(prefix in text for prefix in _AWS_PREFIXES):
+    if _AWS_KEY_START(lower):  # in any case
         found.add("aws_key")
     # default=0: a text of 20+ blanks has no words at all, and max() of nothing raises
     if len(text) >= _LONG_CHUNK and max(map(len, text.split()), default=0) >= _LONG_CHUNK:

@@ -654,7 +654,8 @@ def test_normalization_and_mixed_inputs_stay_linear():
 # that is quadratic shows ~64x from 4 KB to 32 KB; linear shows ~8x.
 HELPER_PATTERNS: dict[str, tuple[Callable[[str], object], list[str]]] = {
     "path_user": (lambda t: redact._PATH_USER.sub("", t),
-                  ["/home/", "/Users/a", "C:\\Users\\", "C:\\Documents and Settings\\", "/"]),
+                  ["/home/", "/Users/a", "C:\\Users\\", "C:\\Documents and Settings\\", "/",
+                   "\\home$\\", "\\\\s\\profiles\\", "~a", "~a/", "~a.b"]),
     "date_like": (redact._DATE_LIKE.fullmatch, ["1.", "1.1.", "1111-1-", "1/1/"]),
     "seven_digits": (redact._SEVEN_DIGITS, ["123456 ", "1-2-3-", "1--", "1 (2)"]),
     "dotted_quad": (redact._DOTTED_QUAD, ["1.1.1.", "1.1."]),
