@@ -79,7 +79,7 @@ _FOLD = str.maketrans(
         **dict.fromkeys("\u3002\uff0e\uff61\u2024\u00b7", "."),
         **dict.fromkeys(
             "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-            "\u200a\u202f\u205f\u3000\u2028\u2029",
+            "\u200a\u202f\u205f\u3000\u2028\u2029\u1680",
             " ",
         ),
     }
@@ -104,7 +104,8 @@ def normalize(text: str) -> str:
 
 
 # Decimal digits of other scripts (Arabic-Indic, Devanagari, ...) become ASCII digits: a card
-# number in another script is still a card, and the detectors' prefilter reads ASCII digits.
+# number or an IP address in another script is still one, and the validators and the detectors'
+# prefilter read ASCII digits.
 _OTHER_DIGITS = re.compile(r"(?![0-9])\d")
 _OTHER_DIGIT = _OTHER_DIGITS.search
 
@@ -346,6 +347,43 @@ def looks_secret(token: str) -> bool:
 # --- the combined pattern --------------------------------------------------------------------
 
 _SEP = r"[ \-.]{0,2}"  # how digit groups get split by humans and evaders alike
+
+# The top-level domain a spelled-out address ("jane at example dot com") must end in, so that
+# ordinary English with "at" and "dot" in it is no address: a few generic ones and the country
+# codes. After the word "dot", country codes that are English words ("the dot in the corner") do
+# not count.
+_GENERIC_TLDS = "com net org edu gov mil int info biz"
+_COUNTRY_TLDS = (
+    "ac ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bm bn bo br bs "
+    "bt bw by bz ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee "
+    "eg er es et eu fi fj fk fm fo fr ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk "
+    "hm hn hr ht hu id ie il im in io iq ir is it je jm jo jp ke kg kh ki km kn kp kr kw ky kz la "
+    "lb lc li lk lr ls lt lu lv ly ma mc md me mg mh mk ml mm mn mo mp mq mr ms mt mu mv mw mx my "
+    "mz na nc ne nf ng ni nl no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps pt pw py qa re ro "
+    "rs ru rw sa sb sc sd se sg sh si sk sl sm sn so sr ss st sv sx sy sz tc td tf tg th tj tk tl "
+    "tm tn to tr tt tv tw tz ua ug uk us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw"
+)
+_ENGLISH_TLDS = "am as at be by do id in is it me my no so to us"
+
+
+def _one_of(words: Iterable[str]) -> str:
+    """A regex for any of `words` (letters only), two-letter ones grouped by their first letter."""
+    pairs: dict[str, str] = {}
+    longer = []
+    for word in sorted(set(words)):
+        if len(word) == 2:
+            pairs[word[0]] = pairs.get(word[0], "") + word[1]
+        else:
+            longer.append(word)
+    return "(?:" + "|".join([*longer, *(f"{a}[{b}]" for a, b in pairs.items())]) + ")"
+
+
+_TLD = _one_of([*_GENERIC_TLDS.split(), *_COUNTRY_TLDS.split()])
+_TLD_AFTER_WORD = _one_of(
+    {*_GENERIC_TLDS.split(), *_COUNTRY_TLDS.split()} - set(_ENGLISH_TLDS.split())
+)
+_AT_WORD = r"[\[(]\s*at\s*[\])]"  # "[at]", "(at)"
+_DOT_WORD = r"[\[(]\s*dot\s*[\])]"
 _PATTERNS: dict[str, str] = {
     # keep: ISO dates with optional time, clock times; listed first so they are never numbers
     # (local dates too, day or month first: "27.11.2026 10:30", "11/27/2026 3:04 PM")
@@ -368,12 +406,23 @@ _PATTERNS: dict[str, str] = {
     "jwt": r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
     "url": r"(?i:\b(?:https?|ftp|wss?|file|smb)://[^\s<>\"'`]+|\bwww\.[^\s<>\"'`]+)",
     "email": (
-        r"(?i:(?<![\w.+%'-])[\w.+%'-]+\s*(?:@|[\[(]\s*at\s*[\])])\s*[\w-]+"
-        r"(?:\s*(?:\.|[\[(]\s*dot\s*[\])])\s*[\w-]+)+)"
+        # (possessive: what a shorter name or label leaves could never start "@", "at" or "dot")
+        r"(?i:(?<![\w.+%'-])[\w.+%'-]++(?:"
+        # "@" or "[at]": any domain, its labels joined by ".", "[dot]" (spaced or not) or "dot"
+        rf"\s*(?:@|{_AT_WORD})\s*[\w-]++(?:(?:\s*(?:\.|{_DOT_WORD})\s*|\s+dot\s+)[\w-]++)+"
+        # "at" as a word ("jane at example dot co dot uk", "jane at example.com"): only if the
+        # address ends in a top-level domain
+        rf"|\s+at\s+(?!www\.)[\w-]++(?:(?:\.|\s*{_DOT_WORD}\s*|\s+dot\s+)[\w-]++)*"
+        rf"(?:(?:\.|\s*{_DOT_WORD}\s*){_TLD}|\s+dot\s+{_TLD_AFTER_WORD})(?![\w-]|\.[\w-])))"
     ),
     "aws_key": (
-        r"(?<![A-Za-z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)"
-        r"(?:[ -]?[A-Z0-9]){16}(?![A-Za-z0-9])"
+        r"(?<![A-Za-z0-9])(?:(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)"
+        r"(?:[ -]?[A-Z0-9]){16}"
+        # any (ASCII) case ("akiaiosfodnn7example"), unbroken or in dash-joined fours, with a
+        # digit: a word that starts like a key id ("asiapacificregionsxx") has none
+        r"|(?ai:(?:akia|asia|agpa|aida|aroa|anpa|anva|aipa|abia|acca)"
+        r"(?:(?=[a-z0-9]{0,15}\d)[a-z0-9]{16}|(?=[a-z0-9-]{0,19}\d)(?:-[a-z0-9]{4}){4})))"
+        r"(?![A-Za-z0-9])"
     ),
     # (?<!<): the placeholders <AWS_KEY> and <AWS_SECRET> are no context when output is redacted
     # again ("<AWS_KEY> sk=..." would otherwise swallow the placeholder)
@@ -390,8 +439,14 @@ _PATTERNS: dict[str, str] = {
         r"(?:%\w+)?(?![\w:])"
     ),
     # every digit group (cards, SSNs, phones, bare long numbers) is classified in Python; groups
-    # may be split by up to two separators, or by a spaced dash ("4111 - 1111 - 1111 - 1111")
-    "number": r"(?<![A-Za-z0-9])[+(]?\d(?:(?:[ \-.()/]{0,2}| - )\d)+(?![A-Za-z0-9])",
+    # may be split by up to two separators, or by a spaced dash ("4111 - 1111 - 1111 - 1111"),
+    # or joined by underscores as cards are printed: fours (4-4-4-4, the last group 1-4 digits,
+    # 13-20 in all) or 4-6-4/5 ("card_4111_1111_1111_1111"; "build_2027_11_26", "1_000_000" and
+    # "test_8246_12050_13501" are no such groups)
+    "number": (
+        r"(?<![A-Za-z0-9])(?:\d{4}(?:_\d{6}_\d{4,5}|(?:_\d{4}){2,3}_\d{1,4})"
+        r"|[+(]?\d(?:(?:[ \-.()/]{0,2}| - )\d)+)(?![A-Za-z0-9])"
+    ),
     # a long digit run glued to letters ("tel4155552671", "card4111111111111111")
     "glued_number": r"(?<=[A-Za-z_])\d{7,19}(?!\d)",
     "secret": (
@@ -413,7 +468,13 @@ _SERVES: dict[str, tuple[str, ...]] = {
 # User names inside file paths, found in a pass of their own: a path is also a long token, and the
 # combined pass would otherwise consume it as a secret candidate before reaching the name.
 _PATH_USER = re.compile(
-    r"(?i:(?<=[A-Z]:\\Users\\)|(?<=[A-Z]:\\Documents and Settings\\)|(?<=/home/)|(?<=/Users/))"
+    # (the first look-behind only saves the others their work: most characters follow no slash)
+    r"(?i:(?<=[\\/])(?:(?<=\\Users\\)|(?<=\\Documents and Settings\\)|(?<=/home/)|(?<=/Users/)"
+    # and after a backslash, as on a share: \\fs\Users\jdoe, \\fs\c$\Users\jdoe, \\fs\home$\jdoe
+    r"|(?<=\\home\\)|(?<=\\home\$\\)|(?<=\\homes\\)|(?<=\\homes\$\\)|(?<=\\users\$\\)"
+    r"|(?<=\\profiles\\)|(?<=\\profiles\$\\))"
+    # another user's home: ~jdoe/notes.txt (not ~/src, not PROGRA~1, not in a URL's path)
+    r"|(?<=~)(?<![\w~/\\.:%-]~)(?=[a-z_][\w.-]*/))"
     # a name that already is the placeholder (an agent redacted it) is neither replaced nor counted
     r"(?!<USER>(?:[\\/\s]|$))"
     r"[^\\/\s]+"
@@ -460,7 +521,7 @@ class Redactor:
             "private_key": _fixed("private_key"),
             "jwt": _fixed("jwt"),
             "url": self._url,
-            "email": _fixed("email"),
+            "email": _email,
             "aws_key": _fixed("aws_key"),
             "aws_secret": _fixed("aws_secret"),
             "iban": self._iban,
@@ -609,6 +670,20 @@ class Redactor:
 
 
 _KNOWN_SECRET = re.compile(r"(?:gh[opusr]|github_pat)_|xox[abposr]-|sk-|AIza")
+
+
+# An address with "@", "[at]", "(at)" or a spelled "dot" in it is one; "at" as a word and real
+# dots alone ("Download at github.com", "Error at main.py") are ordinary text unless the name
+# before "at" is shaped like an address's own (a dot, digit or sign in it: "jane.roe at ...").
+_ADDRESS_SIGN = re.compile(r"(?i:@|[\[(]\s*(?:at|dot)\s*[\])]|\sdot\s)").search
+_LOCAL_PART_SIGN = re.compile(r"[\d._+%'-]").search
+
+
+def _email(matched: str, scan: _Scan) -> str | None:
+    if not _ADDRESS_SIGN(matched) and not _LOCAL_PART_SIGN(matched.split(None, 1)[0]):
+        return None
+    scan.counts["email"] += 1
+    return PLACEHOLDER["email"]
 
 
 def _keep(matched: str, scan: _Scan) -> str:
@@ -760,12 +835,19 @@ def _url_host(url: str) -> str | None:
 # texts in RE2 (lambdas/core/prefilter.py), so they use only what both engines read alike: no
 # lookaround, ASCII classes spelled out.
 _NUMBERS = ("keep_date", "keep_time", "number", "glued_number")
+_AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA")
+# a key id's prefix in any ASCII case ("akia", "AkIa"), spelled out for both engines alike
+_ANY_CASE_PREFIX = "|".join("".join(f"[{c}{c.lower()}]" for c in p) for p in _AWS_PREFIXES)
 # (patterns that must all match somewhere, the alternatives they enable)
 TRIGGERS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    # seven digits or more, joined as the number alternative joins them and bounded by no letter
-    # or digit on either side: fewer digits, or a run glued to a word, is never redacted (lazy,
-    # so a failing start costs its unbroken digits only)
-    ((r"(?:^|[^A-Za-z0-9])[0-9](?:(?:[ \-.()/]{0,2}| - )[0-9]){6,}?(?:[^A-Za-z0-9]|$)",), _NUMBERS),
+    # seven digits or more, joined as the number alternative joins them (underscores too: cards
+    # printed "4111_1111_1111_1111") and bounded by no letter or digit on either side: fewer
+    # digits, or a run glued to a word, is never redacted (lazy, so a failing start costs its
+    # unbroken digits only)
+    (
+        (r"(?:^|[^A-Za-z0-9])[0-9](?:(?:[ \-.()/_]{0,2}| - )[0-9]){6,}?(?:[^A-Za-z0-9]|$)",),
+        _NUMBERS,
+    ),
     ((r"[A-Za-z_][0-9]{7}",), _NUMBERS),  # a long run glued to letters ("tel4155552671")
     ((r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]",), ("ipv4",)),
     ((r":", r":[^:]*:"), ("ipv6",)),
@@ -773,10 +855,12 @@ TRIGGERS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     ((r"://|(?i:www\.)",), ("url",)),
     ((r"@",), ("email",)),
     ((r"(?i:at)", r"[\[(]"), ("email",)),  # "jane [at] example"
+    # "jane at example dot com", "jane at example.com": "at" as a word, and a dot
+    ((r"(?i:\sat\s)", r"\.|(?i:\sdot\s)"), ("email",)),
     ((r"eyJ",), ("jwt",)),
     ((r"PRIVATE KEY",), ("private_key",)),
     ((r"(?i:aws)",), ("aws_secret",)),
-    ((r"A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA|IPA|BIA|CCA)",), ("aws_key",)),
+    ((rf"(?:{_ANY_CASE_PREFIX})[A-Za-z0-9 -]{{16}}",), ("aws_key",)),
     # every secret alternative is 20 or more of these characters, but a Slack token (15)
     ((r"[A-Za-z0-9+/=_-]{20}|xox[abposr]-[A-Za-z0-9-]{10}",), ("secret",)),
 )
@@ -787,14 +871,15 @@ TRIGGERS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 _SEARCH = tuple(re.compile(pattern).search for patterns, _ in TRIGGERS for pattern in patterns)
 _ALTERNATIVES = tuple(frozenset(alternatives) for _, alternatives in TRIGGERS)
 _BOUNDED_DIGITS, _GLUED_DIGITS, _DOTTED_QUAD, *_, _IBAN_SHAPE = _SEARCH[:6]
+_SPELLED_AT, _SPELLED_DOT = _SEARCH[10:12]
 _AWS_PREFIX, _SECRET_RUN = _SEARCH[-2:]
-_DIGIT_RUN = re.compile(r"\d(?:(?:[ \-.()/]{0,2}| - )\d){6,}").search
+_DIGIT_RUN = re.compile(r"\d(?:(?:[ \-.()/_]{0,2}| - )\d){6,}").search
 _HAS_DIGIT = re.compile(r"\d").search
 _IBAN_START = re.compile(r"[A-Za-z]{2}\d{2}").search
 _NUMBER_ALTERNATIVES, _IPV4, _IPV6, _IBAN, _URL, _EMAIL = (
     _ALTERNATIVES[i] for i in (0, 2, 3, 4, 5, 6)
 )
-_JWT, _KEY, _AWS_SECRET, _AWS, _SECRET = _ALTERNATIVES[8:]
+_JWT, _KEY, _AWS_SECRET, _AWS, _SECRET = _ALTERNATIVES[9:]
 
 
 def _triggered(text: str) -> frozenset[str]:
@@ -812,7 +897,11 @@ def _triggered(text: str) -> frozenset[str]:
         found |= _IPV6
     if "://" in text or "www." in lower:
         found |= _URL
-    if "@" in text or ("at" in lower and ("[" in text or "(" in text)):
+    if (
+        "@" in text
+        or ("at" in lower and ("[" in text or "(" in text))
+        or ("at" in lower and _SPELLED_AT(text) and _SPELLED_DOT(text))
+    ):
         found |= _EMAIL
     if "eyJ" in text:
         found |= _JWT
@@ -820,7 +909,7 @@ def _triggered(text: str) -> frozenset[str]:
         found |= _KEY
     if "aws" in lower:
         found |= _AWS_SECRET
-    if "A" in text and _AWS_PREFIX(text):
+    if len(text) >= _AWS_KEY_LENGTH and _AWS_PREFIX(text):  # a prefix in any case
         found |= _AWS
     if (
         len(text) >= _SHORTEST_SECRET
@@ -831,6 +920,7 @@ def _triggered(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+_AWS_KEY_LENGTH = 20
 _SHORTEST_SECRET = 15
 
 

@@ -468,7 +468,16 @@ def emails(draw: st.DrawFn) -> Planted:
     local, domain = case(local), case(domain)
     at, dot = draw(
         st.sampled_from(
-            [("@", "."), (" @ ", " . "), (" [at] ", " [dot] "), ("(at)", "(dot)"), ("\ufe6b", ".")]
+            [
+                ("@", "."),
+                (" @ ", " . "),
+                (" [at] ", " [dot] "),
+                ("(at)", "(dot)"),
+                ("\ufe6b", "."),
+                (" at ", " dot "),  # spelled out
+                (" at ", "."),
+                ("@", " dot "),
+            ]
         )
     )
     return Planted("email", local + at + domain.replace(".", dot), (local,), public=domain)
@@ -478,6 +487,9 @@ def emails(draw: st.DrawFn) -> Planted:
 def aws_keys(draw: st.DrawFn) -> Planted:
     prefix = draw(st.sampled_from(["AKIA", "ASIA", "AROA", "AIDA"]))
     key = prefix + draw(st.text(string.ascii_uppercase + string.digits, min_size=16, max_size=16))
+    if any(c.isdigit() for c in key) and draw(st.booleans()):
+        key = key.lower()  # in lower case, a key id needs a digit to be one
+        return Planted("aws_key", grouped(key, draw(st.sampled_from(["", "-"]))), (key,))
     return Planted("aws_key", grouped(key, draw(st.sampled_from(["", " ", "-"]))), (key,))
 
 
@@ -527,6 +539,10 @@ def user_paths(draw: st.DrawFn) -> Planted:
                 "C:/Users/{u}/Downloads",
                 "/HOME/{u}/.ssh/config",
                 "D:\\Documents and Settings\\{u}\\x.doc",
+                "\\\\fs01\\home$\\{u}\\notes.txt",
+                "\\\\fileserver\\Users\\{u}\\Documents",
+                "\\\\srv\\c$\\Users\\{u}\\Desktop",
+                "~{u}/src/main.py",
             ]
         )
     )
@@ -641,8 +657,31 @@ ADVERSARIAL: dict[str, list[str]] = {
         "a@ ",
         "@a",
         "'%+-",
+        "a at ",  # spelled out: "at" and "dot" as words
+        "a at a.",
+        "a at a dot ",
+        "a AT a DOT co",
+        "a at a dot co.",
+        "a at co.co-",
+        "a at www.",
+        "a@a dot ",
+        "a [at] a dot ",
+        "a\tat\ta\tdot\t",
+        " at  dot ",
     ],
-    "aws_key": ["AKIA", "AKIA-", "AKIA A", "ASIA1", "AKIA" + "B" * 15 + "-"],
+    "aws_key": [
+        "AKIA",
+        "AKIA-",
+        "AKIA A",
+        "ASIA1",
+        "AKIA" + "B" * 15 + "-",
+        "akia",  # any case
+        "akia1",
+        "akia-",
+        "akia-aaa1-",
+        "Asia" + "b" * 15 + "1",
+        "akia" + "1" * 15 + "-",
+    ],
     "aws_secret": ["aws", "aws secret", "aws sk ", "aws secret=", "awssk:", "aws" + "x" * 19],
     "iban": [
         "DE89 ",
@@ -656,7 +695,10 @@ ADVERSARIAL: dict[str, list[str]] = {
     ],
     "ipv4": ["1.", "1.1.1.", "255.255.255.", "1.1.1.1.", "999.999.999.999 ", "1.1.1.1"],
     "ipv6": [":", "1:", "a:", "ffff:", "fe80::1%eth0 ", "1::", "::ffff:1.1.1.", "a:b:c:d:e:f:0:1:"],
-    "number": ["1-", "1 ", "1.", "12 ", "(1)", "+1 ", "1--", "1/", "1 - ", "1a ", "1.2"],
+    "number": [
+        *["1-", "1 ", "1.", "12 ", "(1)", "+1 ", "1--", "1/", "1 - ", "1a ", "1.2"],
+        *["1111_", "1111_1111_", "1111_111111_", "1111_1111_1111_1111_", "1_", "1111_1"],
+    ],
     "glued_number": ["a1", "a1234567", "x12345678901234567890", "_1234567 "],
     "secret": ["a", "aB3+", "ghp_", "sk-", "xoxb-", "AIza", "a-", "a+/=", "Zk3vQ9xLp2Rm8TnW-"],
 }
@@ -670,6 +712,11 @@ ADVERSARIAL_MIXED = [
     "C:\\Users\\",
     "/Users/a",
     "\\\\",
+    "\\\\s\\home$\\",
+    "\\profiles\\a",
+    "~a/",
+    "~a",
+    "\u0661\u0660.",  # Arabic-Indic digits
     "4111 1111 ",
     "123-45-",
     "<EMAIL>",

@@ -653,13 +653,15 @@ def test_normalization_and_mixed_inputs_stay_linear():
 _TRIGGER_UNITS = [
     "123456 ", "1-2-3-", "1--", "1 (2)", "1 1a", "1 - 1", "a1234567", "1.1.1.", "1.1.",
     "AB1", "A1", "ab1 ", "AB12 A", ":", "a:", "at", "(at", "AKIA", "a", "xoxb-",
+    " at ", " at a.", " dot ", "akia", "aKiA 1", "1_", "1_1_",
 ]  # fmt: skip
 
 # Every other regex on the ingest path, alone: cost must grow linearly with the input. A pattern
 # that is quadratic shows ~64x from 4 KB to 32 KB; linear shows ~8x.
 HELPER_PATTERNS: dict[str, tuple[Callable[[str], object], list[str]]] = {
     "path_user": (lambda t: redact._PATH_USER.sub("", t),
-                  ["/home/", "/Users/a", "C:\\Users\\", "C:\\Documents and Settings\\", "/"]),
+                  ["/home/", "/Users/a", "C:\\Users\\", "C:\\Documents and Settings\\", "/",
+                   "\\home$\\", "\\\\s\\profiles\\", "~a", "~a/", "~a.b"]),
     "date_like": (redact._DATE_LIKE.fullmatch, ["1.", "1.1.", "1111-1-", "1/1/"]),
     # every trigger, on what makes each of them work hardest (long runs that fail at the end)
     **{

@@ -14,8 +14,14 @@ from tests.corpus.benign import generate
 from tests.unit import fuzz_inputs as fz
 
 # The characters every trigger and detector turns on, and some that they must not.
-ALPHABET = "0123456789 -.()/:@[]_+=AKIaskieyJwt.x" + "SIDPRVTEKY" + "é\u2013\u00a0\u0663"
-texts = st.text(alphabet=ALPHABET, max_size=60)
+ALPHABET = "0123456789 -.()/:@[]_+=AKIaskieyJwt.x" + "SIDPRVTEKY" + "é\u2013\u00a0\u0663\u1680\t"
+# and the words and pieces that triggers are made of, so that every trigger fires often
+TOKENS = [" at ", " AT ", " dot ", "[at]", "akia", "AKIA", "ASIA", "aws", "www.", "://", "eyJ",
+          "PRIVATE KEY", "1234567", "4111 1111", "_1111", "DE89", "3704 0044", "10.0.0.1", "::",
+          "/home/", "C:\\Users\\", "xoxb-", "A" * 20, "\u0131", "\u212a"]  # fmt: skip
+texts = st.lists(st.sampled_from(TOKENS) | st.text(alphabet=ALPHABET, max_size=4), max_size=12).map(
+    "".join
+)
 NO_PHONE = [d for d in DETECTORS if d != "phone"]
 REDACTORS = [Redactor(), Redactor(url_mode="host"), Redactor(NO_PHONE)]
 
