@@ -1,4 +1,4 @@
-"""Pseudonyms: HMAC-SHA256 under the program's secret (DESIGN 4.4).
+"""Pseudonyms: HMAC-SHA256 under the program's secret.
 
 The same input gives the same pseudonym within a program (so analysts can join a subject's
 sessions), different programs give unrelated pseudonyms, and without the secret a pseudonym

@@ -1,4 +1,4 @@
-"""PII and secret detectors for the free text a policy keeps (DESIGN 4.4).
+"""PII and secret detectors for the free text a policy keeps (docs/redaction.md).
 
 One combined regex finds candidates in a single pass; Python validators (Luhn, mod-97, octet
 ranges, entropy) decide, so a Luhn-invalid number is not a card. Text is normalized first so the
@@ -13,6 +13,9 @@ counters are left alone; docs/redaction.md measures that on a corpus of ordinary
 
 Ordering matters: the alternatives are tried left to right at each position, and a few
 "keep" alternatives (dates, times) come first so that 2026-11-27 is never taken for a phone.
+Only the alternatives whose triggers (TRIGGERS, necessary conditions) match a text take part in
+its scan, and a text no trigger matches is not scanned at all; lambdas/core/prefilter.py finds
+the triggers of a batch's many distinct texts in bulk. docs/redaction.md, "How it stays fast".
 """
 
 from __future__ import annotations
