@@ -204,11 +204,14 @@ class _BatchContext:
     program: Program
     pseudonyms: Pseudonymizer
     redactor: Redactor
+    events: list[Any]  # the batch's, for the bulk prefilter
     common_texts: dict[str, str] = field(default_factory=dict)
+    _bulk_done: bool = False
     _pids: dict[tuple[str, str], str] = field(default_factory=dict)
     _texts: dict[tuple[str, str], _Kept] = field(default_factory=dict)
     _who: dict[tuple[str, str, str], _Who] = field(default_factory=dict)
     _places: dict[tuple[Any, ...], _Place | None] = field(default_factory=dict)
+    _origins: dict[tuple[Any, ...], tuple[_Who, _Place | None]] = field(default_factory=dict)
     _apps: dict[s.App | None, tuple[str | None, str | None, dict[str, int]] | None] = field(
         default_factory=dict
     )
@@ -244,18 +247,25 @@ class _BatchContext:
             return None, self._common(result.text), result.counts
         return result.text, None, result.counts
 
-    def prefetch(self, events: list[Any]) -> None:
-        """Redact the batch's distinct window titles at once when there are many (a browser-heavy
-        person's batch: every title new), with the detectors' triggers found in bulk. Target
-        names and menu labels are a program's own labels: they repeat, and are redacted one at a
-        time as they come."""
+    def prefetch(self) -> None:
+        """Redact the batch's distinct window titles at once, with the detectors' triggers found
+        in bulk: called when a batch turns out to have many (a browser-heavy person's batch,
+        every title new), so that a typical batch, a few windows over and over, never pays for
+        looking. Target names and menu labels are a program's own labels: they repeat, and are
+        redacted one at a time as they come."""
+        self._bulk_done = True
         if self.program.text.window_titles != "common":
             return
-        windows = {ev.window for ev in events}
-        if len(windows) < BULK_MIN_TEXTS:
-            return
-        titles = list({w.title for w in windows if w is not None and w.title is not None})
         memo, common = self._texts, self._common
+        titles = list(
+            {
+                ev.window.title
+                for ev in self.events
+                if ev.window is not None
+                and ev.window.title is not None
+                and ("common", ev.window.title) not in memo
+            }
+        )
         for title, result in zip(titles, redact_all(self.redactor, titles), strict=True):
             memo["common", title] = (None, common(result.text), result.counts)
 
@@ -281,6 +291,17 @@ class _BatchContext:
             return "other"
         return kept
 
+    def origin(self, ev: Any) -> tuple[_Who, _Place | None]:
+        """Who sent an event and where it happened (None: the app is denied). Consecutive
+        events share both, so one lookup answers most events; a new title costs only its place
+        (the people behind it are memoized apart)."""
+        key = (ev.subject, ev.device_id, ev.session_id, ev.app, ev.window)
+        origin = self._origins.get(key)
+        if origin is None:
+            who = self.who(ev.subject, ev.device_id, ev.session_id)
+            origin = self._origins[key] = (who, self.place(ev.app, ev.window))
+        return origin
+
     def who(self, subject: str, device: str, session: str) -> _Who:
         """The pseudonyms of who sent an event: the same for all of a session's events."""
         key = (subject, device, session)
@@ -300,6 +321,8 @@ class _BatchContext:
         places = self._places
         if key in places:  # a miss raising KeyError would cost every new title an exception
             return places[key]
+        if len(places) == BULK_MIN_TEXTS and not self._bulk_done:
+            self.prefetch()
         place = places[key] = self._make_place(app, window)
         return place
 
@@ -410,9 +433,8 @@ def process_batch(
     events, rejected, dropped_fields = decode_events(envelope.events, limits)
     text_policy = program.text
     ctx = _BatchContext(
-        program, pseudonyms, redactor or Redactor(text_policy.detectors, program.url_mode)
+        program, pseudonyms, redactor or Redactor(text_policy.detectors, program.url_mode), events
     )
-    ctx.prefetch(events)
     extra: Counter[str] = Counter()
     if dropped_fields:
         extra["unknown_field"] = dropped_fields
@@ -449,11 +471,10 @@ def process_batch(
         if ts < earliest or ts > latest:
             rejected["ts_out_of_range"] += 1
             continue
-        place = ctx.place(ev.app, ev.window)
+        who, place = ctx.origin(ev)
         if place is None:
             rejected["denied_app"] += 1
             continue
-        who = ctx.who(ev.subject, ev.device_id, ev.session_id)
         if who.subject_pid in suppressed_subjects:
             rejected["suppressed_subject"] += 1
             continue
