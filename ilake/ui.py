@@ -152,14 +152,15 @@ def counts(counter: Counter[Any]) -> str:
 
 def utc(value: float | str | None) -> str:
     """Every time a command shows, one way: 'YYYY-MM-DD HH:MM:SS' in UTC (the column headers say
-    UTC). Takes epoch seconds or an ISO 8601 string; '' for none, the text itself if unparsable."""
+    UTC). Takes epoch seconds or an ISO 8601 string, also as an audit record's key (its time,
+    '#', its id); '' for none, the text itself if unparsable."""
     from datetime import UTC, datetime
 
     if value is None or value == "":
         return ""
     try:
         if isinstance(value, str):
-            moment = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value.split("#", 1)[0])
             moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
         else:
             moment = datetime.fromtimestamp(value, UTC)
