@@ -77,3 +77,11 @@ def test_texts_re2_cannot_read_fall_back_to_one_at_a_time() -> None:
 def test_texts_no_trigger_matches_skip_the_vectorized_passes() -> None:
     assert trigger_bits(["Quarterly report - Excel", "Inbox - Mail"]) == [0, 0]
     assert trigger_bits([]) == []
+
+
+def test_a_short_slack_token_fires_the_secret_trigger() -> None:
+    """Slack tokens can be 15 characters: shorter than the 20 the other secrets need, so a
+    trigger of "a 20-character word" let them through."""
+    result = Redactor().redact("token xoxb-1234567890 here")
+    assert result.text == "token <SECRET> here"
+    assert result.counts == {"secret": 1}
