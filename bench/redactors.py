@@ -63,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 from lambdas.core import redact  # noqa: E402
 from lambdas.core.redact import DETECTORS, Redactor, normalize  # noqa: E402
 from tests.corpus import corpus as benign_corpus  # noqa: E402
+from tests.corpus.secrets import iban_for, luhn_complete  # noqa: E402
 
 SEED = 20261204
 PER_VARIANT = 20
@@ -128,19 +129,6 @@ def _grouped(value: str, sizes: Sequence[int], sep: str) -> str:
         i += size
     parts.append(value[i:])
     return sep.join(part for part in parts if part)
-
-
-def luhn_complete(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return body + str(-total % 10)
-
-
-def iban_for(country: str, bban: str) -> str:
-    number = int("".join(str(int(c, 36)) for c in bban + country + "00"))
-    return f"{country}{98 - number % 97:02d}{bban}"
 
 
 def _b64url(data: bytes) -> str:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ilake.simulate import make_event
 from lambdas.core.schema import EVENT_TYPES
+from tests.corpus.secrets import iban_for, luhn_complete
 
 from .common_texts import release_all, released_by
 from .conftest import Lake, gzip_event, invoke
@@ -28,19 +29,6 @@ from .conftest import Lake, gzip_event, invoke
 pytestmark = pytest.mark.integration
 
 digits = st.text("0123456789", min_size=1, max_size=1)
-
-
-def luhn_complete(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return body + str((10 - total % 10) % 10)
-
-
-def iban_de(bban: str) -> str:
-    number = int("".join(str(int(c, 36)) for c in bban + "DE00"))
-    return f"DE{98 - number % 97:02d}{bban}"
 
 
 def grouped(value: str, sep: str) -> str:
@@ -60,7 +48,7 @@ secrets = st.one_of(
         st.sampled_from(["", " ", "-"]),
     ),
     st.builds(
-        lambda bban, sep: grouped(iban_de(bban), sep),
+        lambda bban, sep: grouped(iban_for("DE", bban), sep),
         st.from_regex(r"[0-9]{18}", fullmatch=True),
         st.sampled_from(["", " "]),
     ),

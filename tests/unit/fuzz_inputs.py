@@ -22,6 +22,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from lambdas.core.schema import EVENT_TYPES
+from tests.corpus.secrets import iban_for, luhn_complete
 
 from .conftest import RECEIVED_AT_MS, make_batch, make_event
 
@@ -346,19 +347,6 @@ class Planted:
     text: str  # as planted (before any disguise)
     needles: tuple[str, ...]  # canonical parts of which no stretch may be stored
     public: str = ""  # a part that may be stored (an address's domain: a URL host is kept)
-
-
-def luhn_complete(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return body + str(-total % 10)
-
-
-def iban_for(country: str, bban: str) -> str:
-    number = int("".join(str(int(c, 36)) for c in bban + country + "00"))
-    return f"{country}{98 - number % 97:02d}{bban}"
 
 
 def grouped(value: str, sep: str, size: int = 4) -> str:
