@@ -387,6 +387,9 @@ _TLD_AFTER_WORD = _one_of(
 )
 _AT_WORD = r"[\[(]\s*at\s*[\])]"  # "[at]", "(at)"
 _DOT_WORD = r"[\[(]\s*dot\s*[\])]"
+# what an AWS access key id starts with (user, role, group, temporary credentials...)
+AWS_KEY_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA")
+_KEY_PREFIX = "|".join(AWS_KEY_PREFIXES)
 _PATTERNS: dict[str, str] = {
     # keep: ISO dates with optional time, clock times; listed first so they are never numbers
     # (local dates too, day or month first: "27.11.2026 10:30", "11/27/2026 3:04 PM")
@@ -419,11 +422,11 @@ _PATTERNS: dict[str, str] = {
         rf"(?:(?:\.|\s*{_DOT_WORD}\s*){_TLD}|\s+dot\s+{_TLD_AFTER_WORD})(?![\w-]|\.[\w-])))"
     ),
     "aws_key": (
-        r"(?<![A-Za-z0-9])(?:(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)"
+        rf"(?<![A-Za-z0-9])(?:(?:{_KEY_PREFIX})"
         r"(?:[ -]?[A-Z0-9]){16}"
         # any (ASCII) case ("akiaiosfodnn7example"), unbroken or in dash-joined fours, with a
         # digit: a word that starts like a key id ("asiapacificregionsxx") has none
-        r"|(?ai:(?:akia|asia|agpa|aida|aroa|anpa|anva|aipa|abia|acca)"
+        rf"|(?ai:(?:{_KEY_PREFIX.lower()})"
         r"(?:(?=[a-z0-9]{0,15}\d)[a-z0-9]{16}|(?=[a-z0-9-]{0,19}\d)(?:-[a-z0-9]{4}){4})))"
         r"(?![A-Za-z0-9])"
     ),
@@ -764,7 +767,8 @@ def _embedded_in_long_run(matched: str, card: bool, ssn: bool, ssn_cued: bool) -
         return "card"
     if ssn:
         shape = _SSN_IN_RUN_CUED if ssn_cued else _SSN_IN_RUN
-        if any(ssn_valid(m.group(1).replace("-", "")) for m in shape.finditer(_dashed(matched))):
+        dashed = matched.translate(_DASHED)
+        if any(ssn_valid(m.group(1).replace("-", "")) for m in shape.finditer(dashed)):
             return "ssn"
     return None
 
@@ -772,10 +776,6 @@ def _embedded_in_long_run(matched: str, card: bool, ssn: bool, ssn_cued: bool) -
 _SSN_IN_RUN = re.compile(r"(?<!\d)(?=(\d{3}-\d{2}-\d{4}))(?!\d{3}-\d{2}-\d{5})")
 _SSN_IN_RUN_CUED = re.compile(r"(?<!\d)(?=(\d{3}-?\d{2}-?\d{4}))(?!\d{3}-?\d{2}-?\d{5})")
 _DASHED = str.maketrans(" .", "--")
-
-
-def _dashed(matched: str) -> str:
-    return matched.translate(_DASHED)
 
 
 def _luhn_window(digits: str) -> bool:
@@ -838,9 +838,8 @@ def _url_host(url: str) -> str | None:
 # texts in RE2 (lambdas/core/prefilter.py), so they use only what both engines read alike: no
 # lookaround, ASCII classes spelled out.
 _NUMBERS = ("keep_date", "keep_time", "number", "glued_number")
-_AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA")
 # a key id's prefix in any ASCII case ("akia", "AkIa"), spelled out for both engines alike
-_ANY_CASE_PREFIX = "|".join("".join(f"[{c}{c.lower()}]" for c in p) for p in _AWS_PREFIXES)
+_ANY_CASE_PREFIX = "|".join("".join(f"[{c}{c.lower()}]" for c in p) for p in AWS_KEY_PREFIXES)
 # (patterns that must all match somewhere, the alternatives they enable)
 TRIGGERS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     # seven digits or more, joined as the number alternative joins them (underscores too: cards
@@ -927,13 +926,9 @@ _AWS_KEY_LENGTH = 20
 _SHORTEST_SECRET = 15
 
 
+@lru_cache(maxsize=4096)
 def triggered_by(bits: int) -> frozenset[str]:
     """The alternatives of a set of triggers, bit i for TRIGGERS[i] (the bulk prefilter's form)."""
-    return _by_bits(bits)
-
-
-@lru_cache(maxsize=4096)
-def _by_bits(bits: int) -> frozenset[str]:
     found: frozenset[str] = frozenset()
     for i, alternatives in enumerate(_ALTERNATIVES):
         if bits >> i & 1:

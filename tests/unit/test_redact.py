@@ -684,7 +684,7 @@ def ipv6s(draw: st.DrawFn) -> Planted:
     return Planted("ip", ip, ip)
 
 
-_AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA")
+_AWS_PREFIXES = redact_module.AWS_KEY_PREFIXES
 
 
 @st.composite
