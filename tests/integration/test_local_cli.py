@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from ilake.cli import LOCAL_ATHENA_NOTICE, main
+from ilake.cli import main
+from ilake.cli.analytics import LOCAL_ATHENA_NOTICE
 from ilake.loadgen import Agent, Summary
 from ilake.local import LocalState, free_port
 from ilake.metrics import sums_by_program

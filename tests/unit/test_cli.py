@@ -326,12 +326,12 @@ def test_aws_without_credentials_says_what_is_missing(
 def test_an_unforeseen_fault_is_one_line_that_quotes_nothing(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import ilake.cli as cli
+    import ilake.cli.programs as cli
 
     def explode() -> None:
         raise ValueError("jane.roe@example.com typed this")
 
-    monkeypatch.setattr(cli, "_programs", explode)
+    monkeypatch.setattr(cli, "declared_programs", explode)
     assert main(["programs", "list"]) == 3
     err = capsys.readouterr().err
     assert "unexpected ValueError" in err
@@ -342,19 +342,19 @@ def test_an_unforeseen_fault_is_one_line_that_quotes_nothing(
 def test_ctrl_c_exits_130_without_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import ilake.cli as cli
+    import ilake.cli.programs as cli
 
     def interrupted() -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_programs", interrupted)
+    monkeypatch.setattr(cli, "declared_programs", interrupted)
     assert main(["programs", "list"]) == 130
     assert "Traceback" not in capsys.readouterr().err
 
 
 def test_help_paragraphs_are_left_to_the_terminal_to_wrap() -> None:
     """A docstring's line breaks inside a paragraph cut sentences in two at 80 columns."""
-    from ilake.cli import reflow
+    from ilake.cli.base import reflow
 
     text = "First line\ngoes on.\n\nExamples:\n  ilake a\n  ilake b\nThen prose\nagain."
     assert (
