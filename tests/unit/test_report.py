@@ -1,4 +1,4 @@
-"""`ilake report` (ilake/report.py, ilake/charts.py): figures match the lake, the page is safe.
+"""`ilake report` (ilake/report/, ilake/charts.py): figures match the lake, the page is safe.
 
 The lake here is built the way the system builds it: simulated agent batches go through the real
 ingest core under the bundled programs and are written as Parquet under the hive layout of
@@ -22,17 +22,9 @@ import pytest
 
 from ilake import simulate
 from ilake.charts import Bar, bar_chart, clip, heatmap, nice_ticks
-from ilake.report import (
-    GRID,
-    TOP,
-    HourCount,
-    ProgramReport,
-    ReportData,
-    Tally,
-    collect,
-    render_html,
-    write_report,
-)
+from ilake.report import write_report
+from ilake.report.data import GRID, TOP, HourCount, ProgramReport, ReportData, Tally, collect
+from ilake.report.page import render_html
 from lambdas.core.lake import INTERACTIONS, object_key, to_parquet
 from lambdas.core.programs import load_programs
 
@@ -446,7 +438,7 @@ def test_hours_without_events_are_said_to_be_quiet_not_lost(data: ReportData) ->
     import html
     from dataclasses import replace
 
-    from ilake.report import HourCount
+    from ilake.report.data import HourCount
 
     program = replace(
         data.programs[0],
