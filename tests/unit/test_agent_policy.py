@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from ilake import simulate
 from ilake_agent import policy as client_policy
+from ilake_agent import policy_capture, policy_rules
 from ilake_agent.policy import NOT_CAPTURED, ClientPolicy, PolicyError
 from lambdas.core import pipeline
 from lambdas.core import schema as s
@@ -916,7 +917,7 @@ def test_enum_members_are_taken_at_their_json_value_by_capture() -> None:
 
 def test_the_shapes_have_every_schema_field_and_only_json_types() -> None:
     for etype, cls in s.EVENT_CLASS_BY_TYPE.items():
-        shape = client_policy._SHAPES[etype]
+        shape = policy_capture._SHAPES[etype]
         assert set(shape.__struct_fields__) == schema_fields(cls) | {"type"}
         assert shape.__struct_config__.forbid_unknown_fields  # apply()'s code counts them
 
@@ -1016,8 +1017,8 @@ def test_client_and_server_share_one_vocabulary() -> None:
 
     assert client_policy.classify_key is vocabulary.classify_key is pipeline.classify_key
     assert client_policy.shortcut_key is vocabulary.shortcut_key is pipeline.shortcut_key
-    assert client_policy.CAPTURE_REASONS is pipeline.CAPTURE_REASONS
-    assert client_policy.MIME is pipeline.MIME
+    assert policy_rules.CAPTURE_REASONS is pipeline.CAPTURE_REASONS
+    assert policy_rules.MIME is pipeline.MIME
     assert client_policy.ROLE is pipeline.ROLE
 
 
