@@ -548,7 +548,7 @@ class ClientPolicy:
         return describe_policy(self)
 
 
-# --- field helpers: check a JSON type and convert; raise Reject on a wrong one ----------------
+# --- fields: check a JSON type and convert; raise Reject on a wrong one -----------------------
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -122,7 +122,7 @@ STATE_NOTES = {
 
 
 def render_html(data: ReportData) -> str:
-    """The whole page. Every value from the lake goes through `esc` (or the chart helpers)."""
+    """The whole page. Every value from the lake goes through `esc` (or the chart functions)."""
     tiles = [
         (fmt(data.events), "events stored"),
         (fmt(data.not_captured_events), "events not captured by the agents"),
