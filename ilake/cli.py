@@ -275,7 +275,8 @@ def agents_enroll(
 
     Example: [bold]ilake agents enroll --program menu-navigation --agent-id LAPTOP-42[/]
     """
-    from lambdas.core.agents import MAX_REPLACED, AlreadyEnrolled, EnrolledMeanwhile, enroll_agent
+    from lambdas.adapters.agents_table import MAX_REPLACED, enroll_agent
+    from lambdas.core.agents import AlreadyEnrolled, EnrolledMeanwhile
 
     _program(program)
     dynamodb, name = _agents_table(table, aws, state_dir)
@@ -322,7 +323,7 @@ def agents_list(
 
     Example: [bold]ilake agents list --program menu-navigation[/]
     """
-    from lambdas.core.agents import list_agents
+    from lambdas.adapters.agents_table import list_agents
 
     _program(program)
     dynamodb, name = _agents_table(table, aws, state_dir)
@@ -354,7 +355,7 @@ def agents_revoke(
 
     Example: [bold]ilake agents revoke --program menu-navigation --agent-id LAPTOP-42[/]
     """
-    from lambdas.core.agents import revoke_agent_id
+    from lambdas.adapters.agents_table import revoke_agent_id
 
     _program(program)
     dynamodb, name = _agents_table(table, aws, state_dir)
@@ -1154,7 +1155,7 @@ def retention_check(
     """
     from datetime import date
 
-    from lambdas.core.retention import past_retention
+    from lambdas.adapters.lake_bucket import past_retention
 
     programs = _programs()
     names = [_program(program).name] if program else sorted(programs)

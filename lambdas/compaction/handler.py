@@ -38,6 +38,8 @@ import pyarrow.parquet as pq
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from lambdas.adapters.program_state import read_status
+from lambdas.adapters.text_store import TextStore
 from lambdas.core.common_text import fill, pending_ids
 from lambdas.core.compaction import (
     CompactionConfig,
@@ -53,8 +55,7 @@ from lambdas.core.compaction import (
 from lambdas.core.lake import partition_prefix, put_args
 from lambdas.core.programs import PROGRAM_NAME, load_programs
 from lambdas.core.settings import BUNDLED_PROGRAMS, KEY_ALIAS_PREFIX
-from lambdas.core.state import ProgramStatus, read_status
-from lambdas.core.text_store import TextStore
+from lambdas.core.state import ProgramStatus
 from lambdas.governance.s3 import RangedObject
 
 from .counting import CountResult, PendingCounts, counted, epoch_hour, hours_to_count
