@@ -9,7 +9,7 @@ and cold init.
 (b) floor: the same body -> JSON parse -> the same Arrow columns -> Parquet, with no validation
     and no policy. Both run in this process on the same batches, interleaved, so the ratio is
     stable even when absolute times are not. Peak RSS and cold init run in fresh processes.
-(c) store: the common-text store's calls per batch (lambdas/core/text_store.py) against moto in
+(c) store: the common-text store's calls per batch (lambdas/adapters/text_store.py) against moto in
     this process, for typical batches (a new container, then a warm one) and for a batch whose
     every title differs, with moto's time and an estimate for DynamoDB.
 (d) the slowest full-size batches: 5 MiB of the redactor's costliest texts (the fuzz suite's
@@ -220,8 +220,8 @@ def store_calls() -> None:
     import boto3
     from moto import mock_aws
 
+    from lambdas.adapters.text_store import LOOKUP_CONCURRENCY, TextStore
     from lambdas.core.resources import COMMON_TEXTS
-    from lambdas.core.text_store import LOOKUP_CONCURRENCY, TextStore
 
     for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench")):
         os.environ.setdefault(name, value)

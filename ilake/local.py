@@ -120,7 +120,8 @@ class LocalState:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from lambdas.core.agents import EnrollmentRefused, enroll_agent
+        from lambdas.adapters.agents_table import enroll_agent
+        from lambdas.core.agents import EnrollmentRefused
 
         dynamodb = boto3.client(
             "dynamodb",
@@ -536,8 +537,8 @@ class LocalStack:
     def _provision(self, endpoint: str) -> LocalState:
         import boto3
 
+        from lambdas.adapters.agents_table import enroll_agent
         from lambdas.authorizer import handler as authorizer_handler
-        from lambdas.core.agents import enroll_agent
         from lambdas.core.programs import load_programs
         from lambdas.core.settings import Settings
         from lambdas.ingest import handler as ingest_handler

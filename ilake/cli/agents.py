@@ -65,7 +65,8 @@ def agents_enroll(
 
     Example: [bold]ilake agents enroll --program menu-navigation --agent-id LAPTOP-42[/]
     """
-    from lambdas.core.agents import MAX_REPLACED, AlreadyEnrolled, EnrolledMeanwhile, enroll_agent
+    from lambdas.adapters.agents_table import MAX_REPLACED, enroll_agent
+    from lambdas.core.agents import AlreadyEnrolled, EnrolledMeanwhile
 
     declared_program(program)
     dynamodb, name = _agents_table(table, aws, state_dir)
@@ -110,7 +111,7 @@ def agents_list(
 
     Example: [bold]ilake agents list --program menu-navigation[/]
     """
-    from lambdas.core.agents import list_agents
+    from lambdas.adapters.agents_table import list_agents
 
     declared_program(program)
     dynamodb, name = _agents_table(table, aws, state_dir)
@@ -142,7 +143,7 @@ def agents_revoke(
 
     Example: [bold]ilake agents revoke --program menu-navigation --agent-id LAPTOP-42[/]
     """
-    from lambdas.core.agents import revoke_agent_id
+    from lambdas.adapters.agents_table import revoke_agent_id
 
     declared_program(program)
     dynamodb, name = _agents_table(table, aws, state_dir)

@@ -180,7 +180,7 @@ def retention_check(
 
     Example: [bold]ilake retention check --today 2027-06-01[/]
     """
-    from lambdas.core.retention import past_retention
+    from lambdas.adapters.lake_bucket import past_retention
 
     programs = declared_programs()
     names = [declared_program(program).name] if program else sorted(programs)

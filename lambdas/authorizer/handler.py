@@ -20,7 +20,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.core.agents import bearer_token, grant_from_item, token_hash
+from lambdas.adapters.agents_table import grant_from_item
+from lambdas.core.agents import bearer_token, token_hash
 
 logger = Logger(service="authorizer")
 

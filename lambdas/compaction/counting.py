@@ -35,11 +35,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
+from lambdas.adapters.text_store import TextStore
 from lambdas.core import common_text as ct
 from lambdas.core.compaction import PartName, read_input
 from lambdas.core.lake import partition_prefix, program_prefix, put_args
 from lambdas.core.state import ProgramStatus
-from lambdas.core.text_store import TextStore
 from lambdas.governance.s3 import delete_other_versions
 
 SHARDS = 16

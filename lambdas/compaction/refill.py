@@ -24,11 +24,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lambdas.adapters.text_store import TextStore
 from lambdas.core import common_text as ct
 from lambdas.core.compaction import read_input
 from lambdas.core.lake import put_args, to_parquet
 from lambdas.core.state import ProgramStatus
-from lambdas.core.text_store import TextStore
 from lambdas.governance.s3 import RangedObject, delete_other_versions
 
 _TEXT_COLUMNS = [c for f in ct.TEXT_FIELDS for c in (f.text, f.id)]

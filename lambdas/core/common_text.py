@@ -11,7 +11,7 @@ tells the whole mechanism.
 
 This module is the pure part: the canonical text and its id; filling released texts into lake
 rows (ingest and compaction both do it); the pending contributions a batch file holds; and the
-pending counts, merged and counted. lambdas/core/text_store.py keeps the released texts
+pending counts, merged and counted. lambdas/adapters/text_store.py keeps the released texts
 (DynamoDB); lambdas/compaction/counting.py keeps the pending counts (S3) and counts hourly.
 """
 

@@ -1,8 +1,8 @@
-"""Compaction of closed hour partitions (DESIGN 4.5): many small batch files become a few large
-ones, sorted by subject_pid then ts, without losing or duplicating a row.
+"""Compaction of closed hour partitions: many small batch files become a few large ones,
+sorted by subject_pid then ts, without losing or duplicating a row.
 
 This module is the pure part: names, manifests, what a partition's listing means, and the
-streaming rewrite. `lambdas/compaction/handler.py` moves the bytes.
+streaming rewrite. `lambdas/compaction/service.py` moves the bytes.
 
 Names. A run writes `compacted-<run>-<part>of<parts>.parquet` next to the batch files it
 replaces (a batch file is `<uuid>.parquet`, so the two never collide). A run is complete when

@@ -18,12 +18,13 @@ from typing import Any
 
 import boto3
 
+from lambdas.adapters.program_state import read_status
 from lambdas.core.erasure import Scan, scan, without_subject
 from lambdas.core.lake import program_prefix, put_args
 from lambdas.core.programs import PROGRAM_NAME
 from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
-from lambdas.core.state import ProgramState, read_status
+from lambdas.core.state import ProgramState
 
 from .s3 import RangedObject, delete_other_versions
 

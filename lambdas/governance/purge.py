@@ -1,5 +1,5 @@
 """Purge workflow step: delete one page (<= 1,000) of object versions and delete markers under a
-program's prefix, and one page (<= 25) of its common-text items (lambdas/core/text_store.py),
+program's prefix, and one page (<= 25) of its common-text items (lambdas/adapters/text_store.py),
 and add what was deleted to the program's running counts.
 
 The state machine calls this until nothing is left, then verifies with its own listing. The
@@ -15,9 +15,9 @@ from typing import Any
 
 import boto3
 
+from lambdas.adapters.text_store import TextStore
 from lambdas.core.lake import program_prefix
 from lambdas.core.programs import PROGRAM_NAME
-from lambdas.core.text_store import TextStore
 
 PAGE = 1000  # DeleteObjects takes at most 1,000 keys per call
 

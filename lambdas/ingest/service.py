@@ -32,6 +32,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lambdas.adapters.program_state import read_status
+from lambdas.adapters.text_store import TextStore
 from lambdas.core.common_text import AGENT_METADATA, fill
 from lambdas.core.decode import check_media, decode_body
 from lambdas.core.errors import (
@@ -48,8 +50,7 @@ from lambdas.core.programs import PROGRAM_NAME, Program, load_programs
 from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.core.redact import Redactor
 from lambdas.core.settings import Settings
-from lambdas.core.state import ProgramStatus, read_status
-from lambdas.core.text_store import TextStore
+from lambdas.core.state import ProgramStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from infra.compaction import HANDLER
+from lambdas.adapters.text_store import COUNT_WRITES
 from lambdas.core import resources
 from lambdas.core.lake import program_prefix
-from lambdas.core.text_store import COUNT_WRITES
 
 from .conftest import Synth
 from .test_governance import (

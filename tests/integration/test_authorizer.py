@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from ilake.apigw import authorizer_event, method_arn, policy_allows
+from lambdas.adapters.agents_table import enroll_agent, revoke_agent
 from lambdas.authorizer import handler as authorizer
-from lambdas.core.agents import enroll_agent, revoke_agent, token_hash
+from lambdas.core.agents import token_hash
 
 from .conftest import REGION, FakeContext, Lake
 

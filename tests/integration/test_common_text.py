@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from lambdas.adapters.text_store import COUNT_WRITES, TextStore
 from lambdas.core.common_text import canonical
-from lambdas.core.text_store import COUNT_WRITES, TextStore
 from lambdas.governance import erase
 
 from .common_texts import (

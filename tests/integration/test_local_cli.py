@@ -25,7 +25,7 @@ from ilake.local import LocalState, free_port
 from ilake.metrics import sums_by_program
 from ilake.simulate import make_batch
 from ilake.ui import simulate_with_progress
-from lambdas.core.agents import enroll_agent
+from lambdas.adapters.agents_table import enroll_agent
 from lambdas.core.analytics import named_queries
 
 from .conftest import local_client, running_local_stack

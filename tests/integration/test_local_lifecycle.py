@@ -151,7 +151,7 @@ def stoppable(tmp_path: Path) -> Iterator[tuple[LocalStack, Path]]:
 @pytest.mark.parametrize(
     ("command", "seam"),
     [
-        (["agents", "list", "-p", "menu-navigation"], "lambdas.core.agents.list_agents"),
+        (["agents", "list", "-p", "menu-navigation"], "lambdas.adapters.agents_table.list_agents"),
         (["query", "SELECT count(*) FROM interactions"], "ilake.query.open_lake"),
     ],
     ids=["agents list", "query"],

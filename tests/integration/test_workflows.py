@@ -17,11 +17,11 @@ from moto import mock_aws
 from ilake import workflows
 from ilake.provision import AUDIT_TABLE, Clients, provision
 from ilake.simulate import make_batch
+from lambdas.adapters.text_store import TextStore
 from lambdas.core import resources
 from lambdas.core.lake import program_prefix
 from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.core.settings import Settings
-from lambdas.core.text_store import TextStore
 from lambdas.governance import erase, purge
 from lambdas.ingest import handler as ingest_handler
 

@@ -30,7 +30,7 @@ from ilake import simulate
 from ilake_agent import policy as client_policy
 from ilake_agent import policy_capture, policy_rules
 from ilake_agent.policy import NOT_CAPTURED, ClientPolicy, PolicyError
-from lambdas.core import pipeline
+from lambdas.core import rows as server_rows
 from lambdas.core import schema as s
 from lambdas.core.lake import COLUMNS
 from lambdas.core.programs import DEFAULT_DENIED_APPS, Program, load_programs
@@ -370,7 +370,7 @@ def test_printable_keys_become_same_class_surrogates(key: str, sent: str) -> Non
     event = client_for(make_program()).apply(make_event("key.press", key=key))
     assert event is not None
     assert event["key"] == sent
-    assert pipeline.classify_key(sent) == pipeline.classify_key(key)
+    assert server_rows.classify_key(sent) == server_rows.classify_key(key)
 
 
 @pytest.mark.parametrize(
@@ -395,7 +395,7 @@ def test_shortcuts_that_type_become_surrogates(modifiers: list[str], key: str, s
     assert event["key"] == sent
     assert event["modifiers"] == modifiers
     mods = frozenset(modifiers)
-    assert pipeline.shortcut_key(mods, sent) == pipeline.shortcut_key(mods, key)
+    assert server_rows.shortcut_key(mods, sent) == server_rows.shortcut_key(mods, key)
 
 
 KEYS = st.text(min_size=1, max_size=32).filter(lambda k: "\x00" not in k) | st.sampled_from(
@@ -409,12 +409,12 @@ def test_the_server_stores_the_same_key_and_class(key: str, modifiers: list[str]
     policy = client_for(make_program())
     press = policy.apply(make_event("key.press", key=key))
     assert press is not None
-    assert pipeline.classify_key(press["key"]) == pipeline.classify_key(key)
+    assert server_rows.classify_key(press["key"]) == server_rows.classify_key(key)
     shortcut = policy.apply(make_event("key.shortcut", key=key, modifiers=modifiers))
     assert shortcut is not None
     mods = frozenset(modifiers)
-    assert pipeline.shortcut_key(mods, shortcut["key"]) == pipeline.shortcut_key(mods, key)
-    if pipeline.shortcut_key(mods, key)[0] is None:  # not kept: nothing of the key is sent
+    assert server_rows.shortcut_key(mods, shortcut["key"]) == server_rows.shortcut_key(mods, key)
+    if server_rows.shortcut_key(mods, key)[0] is None:  # not kept: nothing of the key is sent
         assert shortcut["key"] in {k for ks in client_policy.KEY_SURROGATES.values() for k in ks}
 
 
@@ -422,7 +422,7 @@ def test_the_server_stores_the_same_key_and_class(key: str, modifiers: list[str]
 @given(text=st.text(max_size=200))
 def test_the_server_stores_the_same_text_length_and_classes(text: str) -> None:
     surrogate = client_policy.surrogate_text(text)
-    assert pipeline.text_classes(surrogate) == pipeline.text_classes(text)
+    assert server_rows.text_classes(surrogate) == server_rows.text_classes(text)
     assert set(surrogate) <= {"a", "0", " ", "!"}
 
 
@@ -1015,11 +1015,11 @@ def test_client_and_server_share_one_vocabulary() -> None:
     """No copies to drift: both sides use lambdas/core/vocabulary.py."""
     from lambdas.core import vocabulary
 
-    assert client_policy.classify_key is vocabulary.classify_key is pipeline.classify_key
-    assert client_policy.shortcut_key is vocabulary.shortcut_key is pipeline.shortcut_key
-    assert policy_rules.CAPTURE_REASONS is pipeline.CAPTURE_REASONS
-    assert policy_rules.MIME is pipeline.MIME
-    assert client_policy.ROLE is pipeline.ROLE
+    assert client_policy.classify_key is vocabulary.classify_key is server_rows.classify_key
+    assert client_policy.shortcut_key is vocabulary.shortcut_key is server_rows.shortcut_key
+    assert policy_rules.CAPTURE_REASONS is server_rows.CAPTURE_REASONS
+    assert policy_rules.MIME is server_rows.MIME
+    assert client_policy.ROLE is server_rows.ROLE
 
 
 def test_text_limits_match_the_schema() -> None:
@@ -1045,10 +1045,12 @@ def test_text_limits_match_the_schema() -> None:
 
 
 def test_importing_the_policy_pulls_in_no_heavy_or_server_package() -> None:
+    server = [f"lambdas.core.{m}" for m in ("pipeline", "admission", "rows", "batch_policy")]
     code = (
+        f"SERVER = {server!r}\n"
         "import sys, ilake_agent.policy\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('pyarrow', 'boto3', 'botocore', 'ilake') or m == 'lambdas.core.pipeline')\n"
+        "('pyarrow', 'boto3', 'botocore', 'ilake') or m in SERVER)\n"
         "print(heavy)\n"
     )
     done = subprocess.run(

@@ -14,16 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from lambdas.core import resources
-from lambdas.core.agents import (
-    AlreadyEnrolled,
-    EnrolledMeanwhile,
+from lambdas.adapters.agents_table import (
     enroll_agent,
     grant_from_item,
     list_agents,
     revoke_agent_id,
-    token_hash,
 )
+from lambdas.core import resources
+from lambdas.core.agents import AlreadyEnrolled, EnrolledMeanwhile, token_hash
 
 TABLE = "ilake-agents"
 PROGRAM, OTHER = "menu-navigation", "shortcut-learning"
