@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from lambdas.core.settings import KEY_ALIAS_PREFIX
+from lambdas.core.names import KEY_ALIAS_PREFIX
 from lambdas.core.text_store import COUNT_WRITES
 
 from .grants import LakeGrants

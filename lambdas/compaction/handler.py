@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from lambdas.core import names
 from lambdas.core.common_text import fill, pending_ids
 from lambdas.core.compaction import (
     CompactionConfig,
@@ -52,7 +53,7 @@ from lambdas.core.compaction import (
 )
 from lambdas.core.lake import partition_prefix, put_args
 from lambdas.core.programs import PROGRAM_NAME, load_programs
-from lambdas.core.settings import BUNDLED_PROGRAMS, KEY_ALIAS_PREFIX
+from lambdas.core.settings import BUNDLED_PROGRAMS
 from lambdas.core.state import ProgramStatus, read_status
 from lambdas.core.text_store import TextStore
 from lambdas.governance.s3 import RangedObject
@@ -110,7 +111,9 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         program=program,
         bucket=os.environ["LAKE_BUCKET"],
         state_table=os.environ["PROGRAM_STATE_TABLE"],
-        key_alias=os.environ.get("KEY_ALIAS_PREFIX", KEY_ALIAS_PREFIX) + program,
+        key_alias=names.key_alias(
+            program, os.environ.get("KEY_ALIAS_PREFIX", names.KEY_ALIAS_PREFIX)
+        ),
         config=config,
         s3=s3,
         dynamodb=dynamodb,
