@@ -1,4 +1,4 @@
-"""Governance benchmark (issue 5): purge and erase-subject, executed by moto's Step Functions.
+"""Governance benchmark: purge and erase-subject, executed by moto's Step Functions.
 
     .venv/bin/python bench/governance.py [--objects 20000] [--files 1000] [--subjects 10]
 

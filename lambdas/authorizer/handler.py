@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.core import resources
 from lambdas.core.agents import bearer_token, grant_from_item, token_hash
 
 logger = Logger(service="authorizer")
@@ -66,4 +67,4 @@ def authorize(event: dict[str, Any], dynamodb: Any, table: str) -> dict[str, Any
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return authorize(event, _dynamodb(), os.environ["AGENTS_TABLE"])
+    return authorize(event, _dynamodb(), os.environ[resources.AGENTS.env])

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from lambdas.core import names
+from lambdas.core import names, resources
 from lambdas.core.common_text import fill, pending_ids
 from lambdas.core.compaction import (
     CompactionConfig,
@@ -110,7 +110,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     job = Compaction(
         program=program,
         bucket=os.environ["LAKE_BUCKET"],
-        state_table=os.environ["PROGRAM_STATE_TABLE"],
+        state_table=os.environ[resources.PROGRAM_STATE.env],
         key_alias=names.key_alias(
             program, os.environ.get("KEY_ALIAS_PREFIX", names.KEY_ALIAS_PREFIX)
         ),
@@ -118,7 +118,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         s3=s3,
         dynamodb=dynamodb,
         kms=kms,
-        texts=_text_store(dynamodb, os.environ["COMMON_TEXTS_TABLE"]),
+        texts=_text_store(dynamodb, os.environ[resources.COMMON_TEXTS.env]),
         min_people=declared.text.min_people if declared.has_common_text else None,
     )
     return job.run(now, context)

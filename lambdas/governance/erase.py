@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from lambdas.core import names
+from lambdas.core import names, resources
 from lambdas.core.erasure import Scan, scan, without_subject
 from lambdas.core.lake import program_prefix, put_args
 from lambdas.core.programs import PROGRAM_NAME
@@ -74,7 +74,7 @@ def known(program: str, pid: str) -> dict[str, bool]:
     first two leave the answer open, and only until the first object that holds `pid`.
     """
     _, _, _, dynamodb = _clients()
-    status = read_status(dynamodb, os.environ["PROGRAM_STATE_TABLE"], program)
+    status = read_status(dynamodb, os.environ[resources.PROGRAM_STATE.env], program)
     erasable = status.state in ERASABLE
     suppressed = pid in status.suppressed_subjects
     held = erasable and not suppressed and any(found.rows for *_, found in _scans(program, pid))
