@@ -11,8 +11,8 @@ from infra.compaction import HANDLER
 from lambdas.core import resources
 from lambdas.core.lake import program_prefix
 from lambdas.core.text_store import COUNT_WRITES
+from tests.support.synth import Synth
 
-from .conftest import Synth
 from .test_governance import (
     LAMBDA_LOGS,
     TABLES_KEY,

@@ -22,8 +22,7 @@ from infra.config import AppConfig, load_context
 from lambdas.core.names import KEY_ALIAS_PREFIX
 from lambdas.core.resources import TABLES
 from lambdas.core.settings import Settings
-
-from .conftest import Synth
+from tests.support.synth import Synth
 
 pytestmark = pytest.mark.infra
 DECLARED = {table.role: table for table in TABLES}

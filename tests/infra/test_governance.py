@@ -18,8 +18,8 @@ from ilake.workflows import definition as local_definition
 from lambdas.core import resources
 from lambdas.core.lake import program_prefix
 from lambdas.core.names import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
+from tests.support.synth import Synth
 
-from .conftest import Synth
 from .test_stack import PROGRAMS, lake_bucket, program_keys, ref_id
 
 pytestmark = pytest.mark.infra

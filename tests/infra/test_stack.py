@@ -15,8 +15,7 @@ from lambdas.core.names import KEY_ALIAS_PREFIX, secret_name
 from lambdas.core.pipeline import Limits
 from lambdas.core.programs import load_programs
 from lambdas.core.settings import BUNDLED_PROGRAMS, limits_environment, limits_from_env
-
-from .conftest import Synth
+from tests.support.synth import Synth
 
 pytestmark = pytest.mark.infra
 PROGRAMS = load_programs(BUNDLED_PROGRAMS)
