@@ -1,4 +1,4 @@
-"""Compaction benchmark (issue 7): throughput, peak memory, files before and after, and an
+"""Compaction benchmark: throughput, peak memory, files before and after, and an
 analyst query before vs after, for hour partitions of 1,000 and 10,000 small files.
 
     .venv/bin/python bench/compaction.py [--s3-files 1000] [--local-files 1000 10000]
@@ -48,6 +48,8 @@ ENV = {
     "PROGRAM_STATE_TABLE": "ilake-bench-state",
     "IDEMPOTENCY_TABLE": "ilake-bench-idempotency",
     "COMMON_TEXTS_TABLE": "ilake-bench-common-texts",
+    "AGENTS_TABLE": "ilake-bench-agents",
+    "AUDIT_TABLE": "ilake-bench-audit",
     "POWERTOOLS_LOG_LEVEL": "ERROR",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
@@ -319,9 +321,7 @@ def main() -> None:
         settings = Settings.from_env()
         clients = Clients.create(boto3.Session(region_name="eu-west-1"))
         programs = sorted(p.stem for p in BUNDLED_PROGRAMS.glob("*.toml"))
-        arns = provision(
-            clients, settings, programs, agents_table="ilake-bench-agents", region="eu-west-1"
-        )
+        arns = provision(clients, os.environ, programs, region="eu-west-1")
         print(f"compaction benchmark: moto server, {args.file_kb} KB batch files, "
               f"{SUBJECTS:,} subjects, target 128 MiB parts, memory budget 512 MiB")  # fmt: skip
         for index, files in enumerate(args.s3_files):

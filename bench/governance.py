@@ -1,4 +1,4 @@
-"""Governance benchmark (issue 5): purge and erase-subject, executed by moto's Step Functions.
+"""Governance benchmark: purge and erase-subject, executed by moto's Step Functions.
 
     .venv/bin/python bench/governance.py [--objects 20000] [--files 1000] [--subjects 10]
 
@@ -43,6 +43,8 @@ os.environ.update(
         "PROGRAM_STATE_TABLE": "ilake-bench-state",
         "IDEMPOTENCY_TABLE": "ilake-bench-idempotency",
         "COMMON_TEXTS_TABLE": "ilake-bench-common-texts",
+        "AGENTS_TABLE": "ilake-bench-agents",
+        "AUDIT_TABLE": "ilake-bench-audit",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
@@ -53,7 +55,7 @@ import logging  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from ilake import workflows  # noqa: E402
-from ilake.provision import AUDIT_TABLE, Clients, provision  # noqa: E402
+from ilake.provision import Clients, provision  # noqa: E402
 from ilake.simulate import make_batch  # noqa: E402
 from lambdas.core.lake import object_key, program_prefix, to_parquet  # noqa: E402
 from lambdas.core.pipeline import decode_envelope, process_batch  # noqa: E402
@@ -62,6 +64,7 @@ from lambdas.core.pseudonym import Pseudonymizer  # noqa: E402
 from lambdas.core.settings import BUNDLED_PROGRAMS, Settings  # noqa: E402
 
 PROGRAM = "menu-navigation"
+AUDIT_TABLE = os.environ["AUDIT_TABLE"]
 S3_CALLS: Counter[str] = Counter()
 # Assumptions for the AWS estimate, per call (us-east-1, same region, small keys).
 LIST_S, DELETE_BATCH_S, GET_S, PUT_S, STEP_S = 0.10, 0.40, 0.03, 0.05, 0.05
@@ -89,7 +92,7 @@ def setup() -> tuple[Clients, Settings, dict[str, str], object]:
     settings = Settings.from_env()
     clients = Clients.create(session)
     programs = sorted(load_programs(BUNDLED_PROGRAMS))
-    provision(clients, settings, programs, agents_table="ilake-bench-agents", region="eu-west-1")
+    provision(clients, os.environ, programs, region="eu-west-1")
     machines = workflows.provision_governance(session, settings, programs, audit_table=AUDIT_TABLE)
     sfn = session.client("stepfunctions")
     return clients, settings, machines, sfn

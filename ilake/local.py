@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from lambdas.core import resources
+
 from .apigw import authorizer_context, authorizer_event, method_arn, policy_allows, proxy_event
 from .metrics import captured_stdout, forward
 
@@ -51,14 +53,8 @@ LOGGING_HANDLERS = (
 )
 LOOPBACK = ("127.0.0.1", "localhost")  # IPv4 loopback: ThreadingHTTPServer binds AF_INET
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # API Gateway's own payload limit is 10 MB
-RESOURCE_NAMES = {
-    "LAKE_BUCKET": "ilake-local-lake",
-    "PROGRAM_STATE_TABLE": "ilake-local-program-state",
-    "IDEMPOTENCY_TABLE": "ilake-local-idempotency",
-    "AGENTS_TABLE": "ilake-local-agents",
-    "AUDIT_TABLE": "ilake-local-audit",
-    "COMMON_TEXTS_TABLE": "ilake-local-common-texts",
-}
+# The handlers' environment in local mode: the bucket, and every declared table as ilake-local-*
+RESOURCE_NAMES = {"LAKE_BUCKET": "ilake-local-lake", **resources.table_environment("ilake-local-")}
 
 
 class LocalModeError(Exception):
@@ -549,14 +545,7 @@ class LocalStack:
         programs = load_programs(self.programs_dir)
         settings = Settings.from_env()
         clients = Clients.create(boto3.Session(region_name=REGION), endpoint_url=endpoint)
-        key_arns = provision(
-            clients,
-            settings,
-            programs,
-            agents_table=RESOURCE_NAMES["AGENTS_TABLE"],
-            audit_table=RESOURCE_NAMES["AUDIT_TABLE"],
-            region=REGION,
-        )
+        key_arns = provision(clients, os.environ, programs, region=REGION)
         machines = provision_governance(
             boto3.Session(region_name=REGION),
             settings,

@@ -1,18 +1,18 @@
 """Create the runtime resources the ingest path needs, against moto (tests, local mode).
 
 Builds what the CDK app declares, from the same declarations (lambdas.core.resources, the lake's
-Arrow schema, the named query files): one lake bucket (versioned, public access blocked), the
-program state, agents, idempotency (with its TTL), audit and common-text tables, the Glue database
-and `interactions` table (partition projection included), the Athena workgroup with its named
-queries, and per program a KMS key with alias `alias/ilake/<p>` and a pseudonymization secret
-`ilake/<p>/pseudonymization` encrypted with that key. tests/infra/test_drift.py compares the result
+Arrow schema, the named query files): one lake bucket (versioned, public access blocked), every
+declared table (with its TTL), the Glue database and `interactions` table (partition projection
+included), the Athena workgroup with its named queries, and per program a KMS key and a
+pseudonymization secret encrypted with it, named as lambdas.core.names says. Every name comes from
+one environment, the one the handlers then read. tests/infra/test_drift.py compares the result
 with the synthesized template.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +20,6 @@ from lambdas.core import resources
 from lambdas.core.analytics import named_queries
 from lambdas.core.lake import PARTITION_KEYS, glue_columns
 from lambdas.core.settings import Settings
-
-AUDIT_TABLE = "ilake-audit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +42,12 @@ class Clients:
 
 
 def provision(
-    clients: Clients,
-    settings: Settings,
-    programs: Iterable[str],
-    *,
-    agents_table: str,
-    region: str,
-    audit_table: str = AUDIT_TABLE,
+    clients: Clients, environment: Mapping[str, str], programs: Iterable[str], *, region: str
 ) -> dict[str, str]:
-    """Create everything; returns program -> KMS key ARN."""
+    """Create everything `environment` names (the lake bucket, each declared table under its
+    variable); returns program -> KMS key ARN."""
     programs = list(programs)
+    settings = Settings.from_env(environment)
     bucket_args: dict[str, Any] = {"Bucket": settings.lake_bucket}
     if region != "us-east-1":
         bucket_args["CreateBucketConfiguration"] = {"LocationConstraint": region}
@@ -70,15 +64,9 @@ def provision(
             "RestrictPublicBuckets": True,
         },
     )
-    names = {
-        resources.PROGRAM_STATE: settings.program_state_table,
-        resources.AGENTS: agents_table,
-        resources.IDEMPOTENCY: settings.idempotency_table,
-        resources.AUDIT: audit_table,
-        resources.COMMON_TEXTS: settings.common_texts_table,
-    }
-    for declared in resources.TABLES:  # a declared table nobody named here fails loudly
-        provision_table(clients, declared, names[declared])
+    # a declared table the environment does not name fails loudly
+    for declared, name in resources.table_names(environment).items():
+        provision_table(clients, declared, name)
     provision_catalog(clients, resources.table_location(settings.lake_bucket), programs)
     return {program: provision_program(clients, settings, program) for program in programs}
 
@@ -99,7 +87,7 @@ def provision_table(clients: Clients, declared: resources.TableDeclaration, name
 
 def provision_catalog(clients: Clients, location: str, programs: list[str]) -> None:
     """The Glue database and table, and the analysts' workgroup with its named queries. moto
-    answers Athena queries with canned results; the real SQL runs on DuckDB (DESIGN 5)."""
+    answers Athena queries with canned results; the real SQL runs on DuckDB (ilake/query.py)."""
     clients.glue.create_database(
         DatabaseInput={"Name": resources.DATABASE, "Description": resources.DATABASE_DESCRIPTION}
     )

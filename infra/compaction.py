@@ -20,7 +20,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambdas.adapters.text_store import COUNT_WRITES
-from lambdas.core.settings import KEY_ALIAS_PREFIX
+from lambdas.core.names import KEY_ALIAS_PREFIX
 
 from .grants import LakeGrants
 from .ingest_api import lake_function

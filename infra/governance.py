@@ -19,7 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from lambdas.core import resources
-from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
+from lambdas.core.names import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
 
 from .defaults import rotated_key
 from .grants import LakeGrants

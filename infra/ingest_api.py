@@ -1,4 +1,4 @@
-"""The ingest API: API Gateway REST, the REQUEST authorizer and the ingest Lambda (DESIGN 4.1).
+"""The ingest API: API Gateway REST, the REQUEST authorizer and the ingest Lambda (docs/api.md).
 
 TLS 1.2, throttling per stage and method, request parameter validation, JSON access logs to an
 encrypted log group, X-Ray, and request bodies delivered as binary (base64) so gzip batches
@@ -20,7 +20,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from lambdas.core import resources
 from lambdas.core.lake import program_prefix
+from lambdas.core.settings import limits_environment
 
 from .config import AppConfig
 from .defaults import rotated_key
@@ -88,13 +90,14 @@ class IngestApi(Construct):
         code = self.code = lambda_.Code.from_asset(str(ROOT), exclude=CODE_EXCLUDES)
         environment = {
             "LAKE_BUCKET": lake.bucket_name,
-            "PROGRAM_STATE_TABLE": tables.program_state.table_name,
-            "IDEMPOTENCY_TABLE": tables.idempotency.table_name,
-            "AGENTS_TABLE": tables.agents.table_name,
-            "COMMON_TEXTS_TABLE": tables.common_texts.table_name,
+            **tables.environment(
+                resources.PROGRAM_STATE,
+                resources.IDEMPOTENCY,
+                resources.AGENTS,
+                resources.COMMON_TEXTS,
+            ),
             "PROGRAMS_DIR": "/var/task/programs",
-            "MAX_BODY_BYTES": str(5 * 1024 * 1024),
-            "MAX_EVENTS": "10000",
+            **limits_environment(),  # the defaults of lambdas.core.pipeline.Limits
             "POWERTOOLS_METRICS_NAMESPACE": "InteractionLake",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
@@ -113,7 +116,7 @@ class IngestApi(Construct):
             "Authorizer",
             code,
             handler="lambdas.authorizer.handler.handler",
-            environment={"AGENTS_TABLE": tables.agents.table_name},
+            environment=tables.environment(resources.AGENTS),
             memory=256,
             timeout=Duration.seconds(5),
             concurrency=None,

@@ -1,4 +1,4 @@
-"""Per program: its own KMS key (rotated, aliased) and pseudonymization secret (DESIGN 2.3).
+"""Per program: its own KMS key (rotated, aliased) and pseudonymization secret.
 
 Destroying a program's key and secret (crypto-shredding) makes every copy of its data unreadable,
 including old object versions and backups; the governance role may disable the key or schedule
@@ -13,7 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
+from lambdas.core.names import key_alias, secret_name
 
 from .nag import acknowledge
 
@@ -29,7 +29,7 @@ class ProgramKey(Construct):
         self.key = kms.Key(
             self,
             "Key",
-            alias=f"{KEY_ALIAS_PREFIX.removeprefix('alias/')}{program}",
+            alias=key_alias(program),  # kms.Alias keeps an `alias/` it is given
             description=f"Interaction Lake program {program}: lake objects and its secret",
             enable_key_rotation=True,
             rotation_period=Duration.days(365),
@@ -39,7 +39,7 @@ class ProgramKey(Construct):
         self.secret = secretsmanager.Secret(
             self,
             "Pseudonymization",
-            secret_name=f"{SECRET_NAME_PREFIX}{program}/pseudonymization",
+            secret_name=secret_name(program),
             description=f"HMAC key for {program}'s pseudonyms; analysts never read it",
             encryption_key=self.key,
             generate_secret_string=secretsmanager.SecretStringGenerator(

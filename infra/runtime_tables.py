@@ -25,6 +25,8 @@ from .nag import acknowledge
 
 
 class RuntimeTables(Construct):
+    """The declared tables; `environment` names them to a function under their variables."""
+
     def __init__(self, scope: Construct, construct_id: str, *, removal: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         self.key = rotated_key(
@@ -41,6 +43,17 @@ class RuntimeTables(Construct):
         self.idempotency = self._table(IDEMPOTENCY, removal=RemovalPolicy.DESTROY)
         self.audit = self._table(AUDIT, removal=removal)
         self.common_texts = self._table(COMMON_TEXTS, removal=removal)
+        self._by_declaration = {
+            PROGRAM_STATE: self.program_state,
+            AGENTS: self.agents,
+            IDEMPOTENCY: self.idempotency,
+            AUDIT: self.audit,
+            COMMON_TEXTS: self.common_texts,
+        }
+
+    def environment(self, *declared: TableDeclaration) -> dict[str, str]:
+        """Each table's name under the variable its declaration gives (what settings read)."""
+        return {table.env: self._by_declaration[table].table_name for table in declared}
 
     def _table(self, declared: TableDeclaration, *, removal: RemovalPolicy) -> dynamodb.Table:
         table = dynamodb.Table(

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.adapters.agents_table import grant_from_item
+from lambdas.core import resources
 from lambdas.core.agents import bearer_token, token_hash
 
 logger = Logger(service="authorizer")
@@ -67,4 +68,4 @@ def authorize(event: dict[str, Any], dynamodb: Any, table: str) -> dict[str, Any
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return authorize(event, _dynamodb(), os.environ["AGENTS_TABLE"])
+    return authorize(event, _dynamodb(), os.environ[resources.AGENTS.env])

@@ -17,9 +17,10 @@ import boto3
 from aws_lambda_powertools import Logger
 
 from lambdas.adapters.text_store import TextStore
+from lambdas.core import names, resources
 from lambdas.core.compaction import CompactionConfig
 from lambdas.core.programs import PROGRAM_NAME, Program, load_programs
-from lambdas.core.settings import BUNDLED_PROGRAMS, KEY_ALIAS_PREFIX
+from lambdas.core.settings import BUNDLED_PROGRAMS
 
 from .service import Compaction
 
@@ -46,13 +47,15 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     job = Compaction(
         program=program,
         bucket=os.environ["LAKE_BUCKET"],
-        state_table=os.environ["PROGRAM_STATE_TABLE"],
-        key_alias=os.environ.get("KEY_ALIAS_PREFIX", KEY_ALIAS_PREFIX) + program,
+        state_table=os.environ[resources.PROGRAM_STATE.env],
+        key_alias=names.key_alias(
+            program, os.environ.get("KEY_ALIAS_PREFIX", names.KEY_ALIAS_PREFIX)
+        ),
         config=config,
         s3=s3,
         dynamodb=dynamodb,
         kms=kms,
-        texts=_text_store(dynamodb, os.environ["COMMON_TEXTS_TABLE"]),
+        texts=_text_store(dynamodb, os.environ[resources.COMMON_TEXTS.env]),
         min_people=declared.text.min_people if declared.has_common_text else None,
         report=_log,
     )

@@ -7,10 +7,11 @@ aws_cdk): the Lambdas and the CLI import it too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import names
 from .analytics import NamedQuery
 
 
@@ -20,6 +21,7 @@ class TableDeclaration:
 
     role: str  # also the table's construct id in the CDK app
     env: str  # the environment variable that gives the runtime the table's name
+    name: str  # local mode and tests name the table `<prefix><name>`; CDK names it in the cloud
     partition_key: str
     sort_key: str | None = None
     ttl_attribute: str | None = None
@@ -39,16 +41,31 @@ class TableDeclaration:
         ]
 
 
-PROGRAM_STATE = TableDeclaration("ProgramState", "PROGRAM_STATE_TABLE", "program")
-AGENTS = TableDeclaration("Agents", "AGENTS_TABLE", "token_hash")
+PROGRAM_STATE = TableDeclaration("ProgramState", "PROGRAM_STATE_TABLE", "program-state", "program")
+AGENTS = TableDeclaration("Agents", "AGENTS_TABLE", "agents", "token_hash")
 # Powertools Idempotency's default attribute names: id, expiration
-IDEMPOTENCY = TableDeclaration("Idempotency", "IDEMPOTENCY_TABLE", "id", ttl_attribute="expiration")
-AUDIT = TableDeclaration("Audit", "AUDIT_TABLE", "program", sort_key="at")
+IDEMPOTENCY = TableDeclaration(
+    "Idempotency", "IDEMPOTENCY_TABLE", "idempotency", "id", ttl_attribute="expiration"
+)
+AUDIT = TableDeclaration("Audit", "AUDIT_TABLE", "audit", "program", sort_key="at")
 # Texts that enough people sent (lambdas/core/text_store.py); pending texts have no item
-COMMON_TEXTS = TableDeclaration("CommonTexts", "COMMON_TEXTS_TABLE", "program", sort_key="text_id")
+COMMON_TEXTS = TableDeclaration(
+    "CommonTexts", "COMMON_TEXTS_TABLE", "common-texts", "program", sort_key="text_id"
+)
 TABLES: tuple[TableDeclaration, ...] = (PROGRAM_STATE, AGENTS, IDEMPOTENCY, AUDIT, COMMON_TEXTS)
 
-# The Glue catalog and the Athena workgroup analysts query through (DESIGN 3)
+
+def table_environment(prefix: str) -> dict[str, str]:
+    """Every declared table's variable -> `<prefix><name>`: how local mode and tests name them."""
+    return {table.env: f"{prefix}{table.name}" for table in TABLES}
+
+
+def table_names(environment: Mapping[str, str]) -> dict[TableDeclaration, str]:
+    """Every declared table's name, read from its variable (a missing one raises KeyError)."""
+    return {table: environment[table.env] for table in TABLES}
+
+
+# The Glue catalog and the Athena workgroup analysts query through
 DATABASE = "interaction_lake"
 DATABASE_DESCRIPTION = "Interaction Lake: minimized, pseudonymized interaction events"
 TABLE = "interactions"
@@ -94,7 +111,7 @@ def published_sql(query: NamedQuery) -> str:
     return query.positional_sql
 
 
-# The governance workflows (DESIGN 4.6): one ASL file each in workflows/, used by the CDK app and
+# The governance workflows: one ASL file each in workflows/, used by the CDK app and
 # by local mode with the same placeholders filled.
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "workflows"
 WORKFLOWS: tuple[str, ...] = ("pause", "resume", "purge", "erase-subject")
@@ -119,15 +136,16 @@ def workflow_substitutions(
     secret_prefix: str,
     common_texts_table: str,
 ) -> dict[str, str]:
-    """Every placeholder of the ASL files but the Lambda ARNs (see GOVERNANCE_HANDLERS)."""
+    """Every placeholder of the ASL files but the Lambda ARNs (see GOVERNANCE_HANDLERS); the
+    key alias and secret name arrive as `States.Format` templates of lambdas.core.names."""
     return {
         "Programs": ",".join(sorted(programs)),
         "ProgramStateTable": program_state_table,
         "AuditTable": audit_table,
         "CommonTextsTable": common_texts_table,
         "LakeBucket": lake_bucket,
-        "KeyAliasPrefix": key_alias_prefix,
-        "SecretPrefix": secret_prefix,
+        "KeyAliasFormat": names.name_template(names.key_alias, key_alias_prefix),
+        "SecretNameFormat": names.name_template(names.secret_name, secret_prefix),
     }
 
 

@@ -19,11 +19,11 @@ from typing import Any
 import boto3
 
 from lambdas.adapters.program_state import read_status
+from lambdas.core import names, resources
 from lambdas.core.erasure import Scan, scan, without_subject
 from lambdas.core.lake import program_prefix, put_args
 from lambdas.core.programs import PROGRAM_NAME
 from lambdas.core.pseudonym import Pseudonymizer
-from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
 from lambdas.core.state import ProgramState
 
 from .s3 import RangedObject, delete_other_versions
@@ -59,7 +59,9 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 def pseudonym(program: str, subject: str) -> str:
     _, secrets, _, _ = _clients()
-    name = f"{os.environ.get('SECRET_NAME_PREFIX', SECRET_NAME_PREFIX)}{program}/pseudonymization"
+    name = names.secret_name(
+        program, os.environ.get("SECRET_NAME_PREFIX", names.SECRET_NAME_PREFIX)
+    )
     secret = secrets.get_secret_value(SecretId=name)["SecretString"]
     return Pseudonymizer(secret.encode()).pid("subject", subject)
 
@@ -73,7 +75,7 @@ def known(program: str, pid: str) -> dict[str, bool]:
     first two leave the answer open, and only until the first object that holds `pid`.
     """
     _, _, _, dynamodb = _clients()
-    status = read_status(dynamodb, os.environ["PROGRAM_STATE_TABLE"], program)
+    status = read_status(dynamodb, os.environ[resources.PROGRAM_STATE.env], program)
     erasable = status.state in ERASABLE
     suppressed = pid in status.suppressed_subjects
     held = erasable and not suppressed and any(found.rows for *_, found in _scans(program, pid))
@@ -123,7 +125,7 @@ def rewrite(program: str, key: str, pid: str) -> dict[str, Any]:
     data, removed = without_subject(current["Body"].read(), pid)
     keep: str | None = None
     if data is not None:
-        alias = f"{os.environ.get('KEY_ALIAS_PREFIX', KEY_ALIAS_PREFIX)}{program}"
+        alias = names.key_alias(program, os.environ.get("KEY_ALIAS_PREFIX", names.KEY_ALIAS_PREFIX))
         key_arn = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
         written = s3.put_object(
             Bucket=bucket,

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from lambdas.adapters.text_store import TextStore
+from lambdas.core import resources
 from lambdas.core.lake import program_prefix
 from lambdas.core.programs import PROGRAM_NAME
 
@@ -57,7 +58,8 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         )
         deleted = {(d["Key"], d.get("VersionId", "")) for d in answer.get("Deleted", [])}
         errors = len(answer.get("Errors", []))
-    texts, more_texts = TextStore(dynamodb, os.environ["COMMON_TEXTS_TABLE"]).delete_page(program)
+    store = TextStore(dynamodb, os.environ[resources.COMMON_TEXTS.env])
+    texts, more_texts = store.delete_page(program)
     objects = sum(1 for target in deleted if target in sizes)
     counts = {
         "objects": objects,
@@ -67,7 +69,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     }
     if deleted or texts:
         dynamodb.update_item(
-            TableName=os.environ["PROGRAM_STATE_TABLE"],
+            TableName=os.environ[resources.PROGRAM_STATE.env],
             Key={"program": {"S": program}},
             UpdateExpression=(
                 "ADD purged_objects :o, purged_bytes :b, purged_markers :m, purged_texts :t"

@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.errors import BatchInProgress, IngestError, ServiceFault
+from lambdas.core.pipeline import Limits
 from lambdas.core.settings import Settings
 from lambdas.ingest.service import BatchRequest, IngestService
 
@@ -53,6 +54,7 @@ def _authorized(name: str) -> str | None:
 # error types in lambdas/core/errors.py, and the request body, from lambdas/core/schema.py.
 _SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 _GATEWAY = ' (or API Gateway\'s own `{"message": ...}` answer)'
+_DEFAULTS = Limits()  # the limits the route descriptions quote (settings may set others)
 _COMMON: dict[int, str] = {
     401: "No, malformed, unknown, revoked or expired token (API Gateway, through the authorizer).",
     403: "The token is not valid for this program" + _GATEWAY + ".",
@@ -85,11 +87,11 @@ def _answers(
     "/v1/programs/<program>/batches",
     summary="Store a batch of interaction events",
     description=(
-        "Agents post batches of schema `interaction/1` (DESIGN 4.2), as JSON, gzip-compressed or "
-        "not. The batch is validated, minimized and redacted under the program's policy and "
-        "stored as one encrypted Parquet object, at most once per batch id. Bad events inside a "
-        "good batch are rejected and counted by reason without failing the batch. Answers "
-        "never echo submitted content."
+        "Agents post batches of schema `interaction/1` (docs/event-schema.md), as JSON, "
+        "gzip-compressed or not. The batch is validated, minimized and redacted under the "
+        "program's policy and stored as one encrypted Parquet object, at most once per batch id. "
+        "Bad events inside a good batch are rejected and counted by reason without failing the "
+        "batch. Answers never echo submitted content."
     ),
     operation_id="postBatch",
     tags=["batches"],
@@ -102,8 +104,9 @@ def _answers(
             400: "Malformed body (empty, invalid JSON, base64 or gzip, wrong envelope fields or "
             "types, too deeply nested) or an unsupported schema version" + _GATEWAY + ".",
             409: "This batch id was already stored with a different body.",
-            413: "Over the size limit (5 MiB decoded by default; a gzip bomb stops at the limit) "
-            "or the event limit (10,000 by default)" + _GATEWAY + ".",
+            413: f"Over the size limit ({_DEFAULTS.max_body_bytes // 2**20} MiB decoded by "
+            "default; a gzip bomb stops at the limit) or the event limit "
+            f"({_DEFAULTS.max_events:,} by default)" + _GATEWAY + ".",
             415: "Not `application/json`, not UTF-8, or a `Content-Encoding` other than gzip or "
             "identity.",
             423: "The program is paused, purging or purged: stop capturing and drop the spool.",

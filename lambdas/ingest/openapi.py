@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the HTTP API (DESIGN 4.1), generated so that it cannot drift.
+"""The OpenAPI 3.1 document of the HTTP API (docs/api.md), generated so that it cannot drift.
 
 Powertools' resolver writes the paths, operations and answers from the routes' metadata in
 `lambdas.ingest.handler`; this module adds what the resolver cannot see:
@@ -44,11 +44,12 @@ RETRY_AFTER = "Retry-After"
 # own body `{"message": ...}`: authorizer verdicts, its request validator, payload limit,
 # throttling, and failures of the integration. 404 for a path that matches no route.
 GATEWAY_STATUSES = frozenset({400, 401, 403, 404, 413, 429, 500, 502, 503, 504})
+DEFAULTS = Limits()  # what the ingest function runs with unless its environment says otherwise
 
 _DESCRIPTION = """\
 Agents post interaction batches and read their program's collection policy. Every route needs
 `Authorization: Bearer <token>`; a token is scoped to one program and one agent. Answers are JSON
-and never echo submitted content. See docs/api.md for the prose and DESIGN 4.1 for the contract.
+and never echo submitted content. See docs/api.md for the prose.
 """
 
 
@@ -68,10 +69,11 @@ def _batch_type() -> type[Struct]:
             kind = Annotated[
                 list[s.Event],
                 Meta(
-                    max_length=Limits().max_events,
-                    description="The events (at most 10,000 by default). An event that breaks its "
-                    "type's schema or the program's policy is rejected and counted by reason; "
-                    "it does not fail the batch. Unknown fields are dropped and counted.",
+                    max_length=DEFAULTS.max_events,
+                    description=f"The events (at most {DEFAULTS.max_events:,} by default). An "
+                    "event that breaks its type's schema or the program's policy is rejected and "
+                    "counted by reason; it does not fail the batch. Unknown fields are dropped and "
+                    "counted.",
                 ),
             ]
         elif field.name == "schema":
@@ -92,9 +94,10 @@ def _batch_type() -> type[Struct]:
         fields,
         kw_only=True,
         namespace={
-            "__doc__": "A batch of interaction events (schema `interaction/1`, DESIGN 4.2). "
-            "Integers (times, counters, sizes) are written as JSON integers: `5`, not `5.0` or "
-            "`5e0`, which the API refuses although JSON Schema counts them as integers."
+            "__doc__": "A batch of interaction events (schema `interaction/1`, "
+            "docs/event-schema.md). Integers (times, counters, sizes) are written as JSON "
+            "integers: `5`, not `5.0` or `5e0`, which the API refuses although JSON Schema "
+            "counts them as integers."
         },
     )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Synth
+from tests.support.synth import Synth
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from infra.compaction import HANDLER
 from lambdas.adapters.text_store import COUNT_WRITES
 from lambdas.core import resources
 from lambdas.core.lake import program_prefix
+from tests.support.synth import Synth
 
-from .conftest import Synth
 from .test_governance import (
     LAMBDA_LOGS,
     TABLES_KEY,

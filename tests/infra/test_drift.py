@@ -1,4 +1,4 @@
-"""Local mode provisions what the CDK app declares (DESIGN 2.5, 4.7): no drift between the two.
+"""Local mode provisions what the CDK app declares: no drift between the two.
 
 Both sides build from lambdas.core.resources, the lake's Arrow schema and the query files; this
 test compares what they *produce*: the synthesized template against what `ilake.provision`
@@ -19,10 +19,10 @@ from moto import mock_aws
 from ilake.local import REGION, RESOURCE_NAMES
 from ilake.provision import Clients, provision
 from infra.config import AppConfig, load_context
+from lambdas.core.names import KEY_ALIAS_PREFIX
 from lambdas.core.resources import TABLES
-from lambdas.core.settings import KEY_ALIAS_PREFIX, Settings
-
-from .conftest import Synth
+from lambdas.core.settings import Settings
+from tests.support.synth import Synth
 
 pytestmark = pytest.mark.infra
 DECLARED = {table.role: table for table in TABLES}
@@ -49,14 +49,7 @@ def local() -> Local:
     settings = Settings.from_env(RESOURCE_NAMES)
     with mock_aws():
         c = Clients.create(boto3.Session(region_name=REGION))
-        provision(
-            c,
-            settings,
-            programs,
-            agents_table=RESOURCE_NAMES["AGENTS_TABLE"],
-            audit_table=RESOURCE_NAMES["AUDIT_TABLE"],
-            region=REGION,
-        )
+        provision(c, RESOURCE_NAMES, programs, region=REGION)
         tables = {}
         for name in c.dynamodb.list_tables()["TableNames"]:
             tables[name] = c.dynamodb.describe_table(TableName=name)["Table"]

@@ -1,4 +1,4 @@
-"""The governance workflows in the synthesized template (DESIGN 4.6).
+"""The governance workflows in the synthesized template.
 
 The state machines are built from the very ASL files local mode runs on moto: the drift test
 reads the definition CDK staged for each one, fills in the template's substitutions (logical ids
@@ -17,9 +17,9 @@ import pytest
 from ilake.workflows import definition as local_definition
 from lambdas.core import resources
 from lambdas.core.lake import program_prefix
-from lambdas.core.settings import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
+from lambdas.core.names import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
+from tests.support.synth import Synth
 
-from .conftest import Synth
 from .test_stack import PROGRAMS, lake_bucket, program_keys, ref_id
 
 pytestmark = pytest.mark.infra

@@ -11,10 +11,11 @@ import pytest
 from lambdas.core import resources
 from lambdas.core.analytics import named_queries
 from lambdas.core.lake import INTERACTIONS, PARTITION_KEYS, glue_columns
+from lambdas.core.names import KEY_ALIAS_PREFIX, secret_name
+from lambdas.core.pipeline import Limits
 from lambdas.core.programs import load_programs
-from lambdas.core.settings import BUNDLED_PROGRAMS
-
-from .conftest import Synth
+from lambdas.core.settings import BUNDLED_PROGRAMS, limits_environment, limits_from_env
+from tests.support.synth import Synth
 
 pytestmark = pytest.mark.infra
 PROGRAMS = load_programs(BUNDLED_PROGRAMS)
@@ -30,11 +31,11 @@ def ref_id(value: Any) -> str:
 def program_keys(synth: Synth) -> dict[str, str]:
     """Program name -> logical id of its KMS key, from the aliases."""
     return {
-        alias["Properties"]["AliasName"].removeprefix("alias/ilake/"): ref_id(
+        alias["Properties"]["AliasName"].removeprefix(KEY_ALIAS_PREFIX): ref_id(
             alias["Properties"]["TargetKeyId"]
         )
         for alias in synth.resources("AWS::KMS::Alias").values()
-        if alias["Properties"]["AliasName"].startswith("alias/ilake/")
+        if alias["Properties"]["AliasName"].startswith(KEY_ALIAS_PREFIX)
     }
 
 
@@ -83,7 +84,7 @@ def test_one_rotated_key_and_one_encrypted_secret_per_program(synth: Synth) -> N
         for s in synth.resources("AWS::SecretsManager::Secret").values()
     }
     for program, key_id in keys.items():
-        secret = secrets[f"ilake/{program}/pseudonymization"]
+        secret = secrets[secret_name(program)]
         assert ref_id(secret["KmsKeyId"]) == key_id
         assert secret["GenerateSecretString"]["PasswordLength"] >= 32
 
@@ -469,3 +470,15 @@ def test_a_throttled_agent_is_told_when_to_retry(synth: Synth) -> None:
         if r["Properties"]["ResponseType"] == "THROTTLED"
     ]
     assert response["ResponseParameters"] == {"gatewayresponse.header.Retry-After": "'1'"}
+
+
+def test_the_ingest_function_runs_with_the_default_limits(synth: Synth) -> None:
+    """Its environment, parsed as the runtime parses it, gives back `Limits()`."""
+    [ingest] = [
+        fn["Properties"]
+        for fn in synth.resources("AWS::Lambda::Function").values()
+        if fn["Properties"].get("Handler") == "lambdas.ingest.handler.handler"
+    ]
+    variables = ingest["Environment"]["Variables"]
+    assert set(limits_environment()) <= set(variables)
+    assert limits_from_env(variables) == Limits()

@@ -16,13 +16,14 @@ import pytest
 
 from lambdas.compaction import handler as compaction
 from lambdas.core.common_text import TEXT_FIELDS, text_id
+from lambdas.core.lake import program_prefix
 from lambdas.core.pipeline import decode_envelope, process_batch
 from lambdas.core.programs import load_programs
 from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.ingest import handler as ingest_handler
 from lambdas.ingest import service as service_module
-
-from .conftest import TEST_PROGRAMS, Lake, gzip_event, invoke
+from tests.support.api import gzip_event, invoke
+from tests.support.lake import TEST_PROGRAMS, Lake
 
 PROGRAM = "everything"  # min_people = 5
 K = 5
@@ -43,19 +44,8 @@ def use_clock(monkeypatch: pytest.MonkeyPatch, at: dt.datetime) -> None:
     monkeypatch.setattr(service_module, "datetime", Clock)
 
 
-def reset_handlers() -> None:
-    """New containers: clients bound to the current moto, nothing cached."""
-    ingest_handler.service.cache_clear()
-    compaction._clients.cache_clear()
-    compaction._text_store.cache_clear()
-    compaction._programs.cache_clear()
-
-
 def secret(lake: Lake, program: str = PROGRAM) -> Pseudonymizer:
-    value = lake.clients.secretsmanager.get_secret_value(
-        SecretId=lake.settings.secret_name(program)
-    )["SecretString"]
-    return Pseudonymizer(value.encode())
+    return lake.pseudonymizer(program)
 
 
 def tid(lake: Lake, text: str, program: str = PROGRAM) -> str:
@@ -143,12 +133,7 @@ def stored_everywhere(
     (or of `tables`)."""
     s3, bucket = lake.clients.s3, lake.settings.lake_bucket
     found: list[str] = []
-    versions = [
-        v
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
-        for v in page.get("Versions", [])
-    ]
-    for version in versions:
+    for version in lake.objects():
         if since is not None and version["LastModified"] < since - dt.timedelta(seconds=2):
             continue
         data = s3.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])[
@@ -174,15 +159,12 @@ def current_rows(
     lake: Lake, program: str = PROGRAM, *, since: dt.datetime | None = None
 ) -> pa.Table:
     """Every row of the program's current lake objects (written `since` a time, if given)."""
-    s3, bucket = lake.clients.s3, lake.settings.lake_bucket
-    tables = []
-    listing = s3.list_object_versions(Bucket=bucket, Prefix=f"interactions/program={program}/dt=")
-    for version in listing.get("Versions", []):
-        if since is not None and version["LastModified"] < since - dt.timedelta(seconds=2):
-            continue
-        if version["IsLatest"]:
-            data = s3.get_object(Bucket=bucket, Key=version["Key"])["Body"].read()
-            tables.append(pq.read_table(io.BytesIO(data)))
+    tables = [
+        lake.table(version["Key"])
+        for version in lake.versions(f"{program_prefix(program)}dt=").versions
+        if version["IsLatest"]
+        and (since is None or version["LastModified"] >= since - dt.timedelta(seconds=2))
+    ]
     return pa.concat_tables(tables) if tables else pa.table({})
 
 

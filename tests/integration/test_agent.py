@@ -25,8 +25,7 @@ from ilake_agent.client import Client, Limits
 from ilake_agent.policy import ClientPolicy
 from lambdas.core.programs import load_programs
 from lambdas.core.settings import BUNDLED_PROGRAMS
-
-from .conftest import local_client, running_local_stack
+from tests.support.local import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 PROGRAM = "menu-navigation"  # no pointer sampling: every captured event is stored

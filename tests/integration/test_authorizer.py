@@ -11,8 +11,8 @@ from ilake.apigw import authorizer_event, method_arn, policy_allows
 from lambdas.adapters.agents_table import enroll_agent, revoke_agent
 from lambdas.authorizer import handler as authorizer
 from lambdas.core.agents import token_hash
-
-from .conftest import REGION, FakeContext, Lake
+from tests.support.api import FakeContext
+from tests.support.lake import REGION, Lake
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,6 @@ def token(lake: Lake) -> str:
 
 
 def call(event: dict[str, Any]) -> dict[str, Any]:
-    authorizer._dynamodb.cache_clear()
     return authorizer.handler(event, FakeContext())
 
 

@@ -9,7 +9,6 @@ import datetime as dt
 import itertools
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 from lambdas.adapters.text_store import COUNT_WRITES, TextStore
 from lambdas.core.common_text import canonical
 from lambdas.governance import erase
+from tests.support.lake import Lake
 
 from .common_texts import (
     PROGRAM,
@@ -27,7 +27,6 @@ from .common_texts import (
     current_rows,
     focus_batch,
     post,
-    reset_handlers,
     secret,
     store_item,
     stored_everywhere,
@@ -35,7 +34,6 @@ from .common_texts import (
     tid,
     use_clock,
 )
-from .conftest import Lake
 
 pytestmark = pytest.mark.integration
 
@@ -46,13 +44,11 @@ _STARTS = itertools.count()
 
 
 @pytest.fixture
-def handlers(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
+def handlers(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Lake:
     # each example's hours are 8 apart; a shorter lookback spares moto's listings (it copies
     # the whole bucket for each), not what is tested
     monkeypatch.setenv("COMPACTION_LOOKBACK_HOURS", "8")
-    reset_handlers()
-    yield lake
-    reset_handlers()
+    return lake
 
 
 def unique() -> str:
@@ -227,8 +223,7 @@ def test_a_batch_without_an_enrolled_agent_counts_nobody(
     """Behind API Gateway every batch has one; should the authorizer's context lack it, the
     batch is stored and its texts never count."""
     from lambdas.ingest import handler as ingest_handler
-
-    from .conftest import gzip_event, invoke
+    from tests.support.api import gzip_event, invoke
 
     lake = handlers
     text = f"Nobody {unique()}"
@@ -326,7 +321,6 @@ def test_erasure_takes_the_person_out_of_the_pending_counts(
     assert erased in stored_everywhere(lake, tables=where_counts)
 
     lake.set_state(PROGRAM, "ACTIVE", suppressed=[erased])  # what erase-subject does first
-    erase._clients.cache_clear()
     found = erase.find(PROGRAM, erased)
     assert any("/_common/" in f["key"] for f in found["files"])  # the count's shards too
     for file in found["files"]:

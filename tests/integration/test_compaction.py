@@ -6,16 +6,13 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 import pyarrow.parquet as pq
 import pytest
-from moto import mock_aws
 
-from ilake.provision import Clients, provision
 from ilake.simulate import make_batch
 from lambdas.compaction import handler as compaction
 from lambdas.core.compaction import Manifest, PartName
@@ -23,10 +20,7 @@ from lambdas.core.erasure import without_subject
 from lambdas.core.lake import object_key, partition_prefix, program_prefix, put_args, to_parquet
 from lambdas.core.pipeline import decode_envelope, process_batch
 from lambdas.core.programs import load_programs
-from lambdas.core.pseudonym import Pseudonymizer
-from lambdas.core.settings import Settings
-
-from .conftest import REGION, TEST_PROGRAMS, _session
+from tests.support.lake import TEST_PROGRAMS, Lake, lake_environment, provisioned_lake
 
 pytestmark = pytest.mark.integration
 PROGRAM, OTHER = "menu-navigation", "everything"
@@ -36,31 +30,21 @@ OPEN = datetime(2026, 11, 20, 11, 40, tzinfo=UTC)  # hour 11 ended 10 minutes ag
 CURRENT = datetime(2026, 11, 20, 12, 5, tzinfo=UTC)
 
 
-@dataclass
-class Lakeside:
-    clients: Clients
-    settings: Settings
-    key_arns: dict[str, str]
-
-    @property
-    def bucket(self) -> str:
-        return self.settings.lake_bucket
+class Lakeside(Lake):
+    """The provisioned lake, and batch files written into it as ingest writes them."""
 
     def write(
         self, program: str, at: datetime, *, seed: int, subject: str = "jdoe", n: int = 60
     ) -> str:
         """One batch file in the hour of `at`, as ingest writes it; returns its key."""
         spec = load_programs(TEST_PROGRAMS)[program]
-        secret = self.clients.secretsmanager.get_secret_value(
-            SecretId=self.settings.secret_name(program)
-        )["SecretString"]
         batch = make_batch(
             n, seed=seed, start_ms=int(at.timestamp() * 1000) - 60_000, subject=subject
         )
         outcome = process_batch(
             decode_envelope(msgspec.json.encode(batch)),
             spec,
-            Pseudonymizer(secret.encode()),
+            self.pseudonymizer(program),
             received_at_ms=int(at.timestamp() * 1000),
         )
         assert outcome.table is not None
@@ -73,53 +57,15 @@ class Lakeside:
         )
         return key
 
-    def versions(self, prefix: str) -> list[dict[str, Any]]:
-        listing = self.clients.s3.list_object_versions(Bucket=self.bucket, Prefix=prefix)
-        return [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
-
-    def current(self, prefix: str) -> list[str]:
-        return sorted(v["Key"] for v in self.versions(prefix) if v["IsLatest"])
-
-    def rows(self, prefix: str) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for key in self.current(prefix):
-            rows += self.table(key).to_pylist()
-        return rows
-
-    def table(self, key: str) -> Any:
-        body = self.clients.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        return pq.read_table(io.BytesIO(body))
-
-    def pid(self, program: str, subject: str) -> str:
-        secret = self.clients.secretsmanager.get_secret_value(
-            SecretId=self.settings.secret_name(program)
-        )["SecretString"]
-        return Pseudonymizer(secret.encode()).pid("subject", subject)
-
     def suppress(self, program: str, pids: list[str]) -> None:
-        self.clients.dynamodb.put_item(
-            TableName=self.settings.program_state_table,
-            Item={
-                "program": {"S": program},
-                "state": {"S": "ACTIVE"},
-                "suppressed_subjects": {"SS": pids},
-            },
-        )
+        self.set_state(program, "ACTIVE", suppressed=pids)
 
 
 @pytest.fixture
 def lakeside(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lakeside]:
     monkeypatch.setenv("COMPACTION_ROW_GROUP_ROWS", "100")
-    with mock_aws():
-        settings = Settings.from_env()
-        clients = Clients.create(_session())
-        programs = sorted(p.stem for p in TEST_PROGRAMS.glob("*.toml"))
-        key_arns = provision(
-            clients, settings, programs, agents_table="ilake-agents", region=REGION
-        )
-        compaction._clients.cache_clear()
-        yield Lakeside(clients, settings, key_arns)
-        compaction._clients.cache_clear()
+    with provisioned_lake(lake_environment(), kind=Lakeside) as lake:
+        yield lake
 
 
 def compact(program: str = PROGRAM, now: datetime = NOW) -> dict[str, Any]:
@@ -158,7 +104,7 @@ def test_rows_in_equal_rows_out_sorted_in_large_files_under_the_programs_key(
     assert (partition["inputs"], partition["rows"]) == (12, len(before))
     after = lakeside.rows(closed)
     assert event_ids(after) == event_ids(before)  # the multiset: none lost, none doubled
-    assert all(v["Key"] not in inputs for v in lakeside.versions(closed))  # no version is left
+    assert all(v["Key"] not in inputs for v in lakeside.versions(closed).all)  # no version is left
     parts = lakeside.current(closed)
     assert [PartName.parse(k.rsplit("/", 1)[1]) is not None for k in parts] == [True] * len(parts)
     order = [(r["subject_pid"], r["ts"]) for r in after]
@@ -238,7 +184,7 @@ def test_crash_between_writing_parts_and_deleting_inputs_then_rerun(
     assert partition["outcome"] == "recovered"
     assert partition["finished_earlier_run"] == 7
     assert event_ids(lakeside.rows(prefix)) == event_ids(before)
-    assert all(v["Key"] not in inputs for v in lakeside.versions(prefix))
+    assert all(v["Key"] not in inputs for v in lakeside.versions(prefix).all)
 
 
 def test_crash_while_uploading_parts_then_rerun(
@@ -268,7 +214,7 @@ def test_crash_while_uploading_parts_then_rerun(
     assert partition["outcome"] == "compacted"
     assert partition["stray_parts_deleted"] == 1
     assert event_ids(lakeside.rows(prefix)) == event_ids(before)
-    assert all(v["Key"] not in stray for v in lakeside.versions(prefix))
+    assert all(v["Key"] not in stray for v in lakeside.versions(prefix).all)
 
 
 def test_rows_of_erased_subjects_are_not_written_back(lakeside: Lakeside) -> None:
@@ -302,7 +248,7 @@ def test_a_subject_suppressed_during_the_run_withdraws_it(
     assert partition["outcome"] == "withdrawn"
     assert lakeside.current(prefix) == sorted(inputs)  # the parts went, the inputs stay
     assert all(
-        PartName.parse(v["Key"].rsplit("/", 1)[1]) is None for v in lakeside.versions(prefix)
+        PartName.parse(v["Key"].rsplit("/", 1)[1]) is None for v in lakeside.versions(prefix).all
     )
 
 

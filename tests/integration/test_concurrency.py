@@ -20,8 +20,7 @@ import pytest
 from ilake.local import LocalState
 from ilake.simulate import make_batch
 from ilake_agent.client import HttpTransport
-
-from .conftest import local_client, running_local_stack
+from tests.support.local import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 PROGRAM = "menu-navigation"

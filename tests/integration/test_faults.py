@@ -1,4 +1,4 @@
-"""Fault injection at every AWS call on the ingest write path (issue 8 item 4, DESIGN principle 4).
+"""Fault injection at every AWS call on the ingest write path: a failure never half-writes.
 
 Each call the ingest Lambda makes for a batch (program state, idempotency record, secret, key,
 object) fails in turn, the ways AWS calls fail: a 5xx, throttling, a read timeout, no connection,
@@ -31,39 +31,24 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.persistence import dynamodb as idempotency_store
 from botocore.client import BaseClient
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
-from moto import mock_aws
 
-from ilake.provision import Clients, provision
 from ilake.simulate import make_batch
+from lambdas.core import resources
 from lambdas.core.errors import ServiceFault
-from lambdas.core.lake import INTERACTIONS
-from lambdas.core.settings import Settings
+from lambdas.core.lake import INTERACTIONS, program_prefix
 from lambdas.ingest import handler as ingest_handler
 from lambdas.ingest import service as service_module
-
-from .conftest import REGION, TEST_PROGRAMS, FakeContext, Lake, _session, gzip_event, invoke
+from tests.support.api import FakeContext, gzip_event, invoke
+from tests.support.lake import Lake, lake_environment, provisioned_lake
 
 pytestmark = pytest.mark.integration
 
 PROGRAM = "everything"
-STATE_TABLE = "ilake-program-state"
-IDEMPOTENCY_TABLE = "ilake-idempotency"
+ENV = lake_environment()
+STATE_TABLE = ENV[resources.PROGRAM_STATE.env]
+IDEMPOTENCY_TABLE = ENV[resources.IDEMPOTENCY.env]
 LAMBDA_TIME_MS = FakeContext.get_remaining_time_in_millis()  # the function's timeout, 29 s
 FAULT_BODY = ServiceFault().body()
-ENV = {
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "LAKE_BUCKET": "ilake-lake-test",
-    "PROGRAM_STATE_TABLE": STATE_TABLE,
-    "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
-    "AGENTS_TABLE": "ilake-agents",
-    "COMMON_TEXTS_TABLE": "ilake-common-texts",
-    "PROGRAMS_DIR": str(TEST_PROGRAMS),
-    "POWERTOOLS_METRICS_NAMESPACE": "InteractionLakeTest",
-    "POWERTOOLS_DEV": "false",
-}
 
 Call = tuple[str, str, str | None]  # service, operation, DynamoDB table
 
@@ -242,31 +227,19 @@ class _IngestClock(dt.datetime):
 @pytest.fixture(scope="module")
 def provisioned() -> Iterator[Lake]:
     """moto resources for the whole module: provisioning takes about a second."""
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
+    with pytest.MonkeyPatch.context() as patch, provisioned_lake(ENV) as lake:
         for name, value in ENV.items():
             patch.setenv(name, value)
-        settings = Settings.from_env()
-        clients = Clients.create(_session())
-        programs = [p.stem for p in TEST_PROGRAMS.glob("*.toml")]
-        key_arns = provision(
-            clients, settings, programs, agents_table="ilake-agents", region=REGION
-        )
-        yield Lake(clients, settings, key_arns, "ilake-agents")
-        ingest_handler.service.cache_clear()
+        yield lake
 
 
 @pytest.fixture
 def lake(provisioned: Lake, monkeypatch: pytest.MonkeyPatch) -> Lake:
     """The module's resources, emptied: no objects, no idempotency records, no program state;
-    and the ingest service as a new container has it: nothing cached (secret, key ARN). The
-    service itself is reused, as building its clients costs more than a test's own work."""
+    the ingest service is a new container's (the autouse fixture reset the handlers)."""
     _empty(provisioned)
     monkeypatch.setattr(_IngestClock, "at", dt.datetime.now(dt.UTC))
     monkeypatch.setattr(service_module, "datetime", _IngestClock)
-    service = ingest_handler.service()
-    service._secrets.clear_cache()  # type: ignore[no-untyped-call]
-    service._key_arns.clear()
-    service.texts.clear_cache()
     return provisioned
 
 
@@ -324,13 +297,13 @@ def record(lake: Lake) -> dict[str, Any] | None:
 
 
 def versions(lake: Lake) -> list[dict[str, Any]]:
-    return [v for v in lake.objects() if v["Key"].startswith(f"interactions/program={PROGRAM}/")]
+    return lake.versions(program_prefix(PROGRAM)).versions
 
 
 def rows_of(lake: Lake, version: dict[str, Any]) -> list[str]:
     """The object version's event ids; it must be a complete Parquet file of the lake schema."""
     got = lake.clients.s3.get_object(
-        Bucket=lake.settings.lake_bucket, Key=version["Key"], VersionId=version["VersionId"]
+        Bucket=lake.bucket, Key=version["Key"], VersionId=version["VersionId"]
     )
     table = pq.read_table(io.BytesIO(got["Body"].read()))
     assert table.schema.equals(INTERACTIONS)

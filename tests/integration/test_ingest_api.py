@@ -16,8 +16,8 @@ import pytest
 
 from ilake.simulate import make_batch
 from lambdas.core.lake import INTERACTIONS
-
-from .conftest import Lake, api_event, gzip_event, invoke, json_event
+from tests.support.api import api_event, gzip_event, invoke, json_event
+from tests.support.lake import Lake
 
 pytestmark = pytest.mark.integration
 

@@ -18,11 +18,8 @@ import pytest
 
 from ilake.local import LocalModeError, LocalStack, LocalState, free_port
 from ilake.simulate import make_batch
-from lambdas.authorizer import handler as authorizer_handler
 from lambdas.core.settings import BUNDLED_PROGRAMS
-from lambdas.ingest import handler as ingest_handler
-
-from .conftest import local_client, running_local_stack
+from tests.support.local import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 
@@ -135,8 +132,6 @@ def test_stop_leaves_no_server_thread_behind(tmp_path: Path) -> None:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        ingest_handler.service.cache_clear()
-        authorizer_handler._dynamodb.cache_clear()
     time.sleep(0.2)
     assert "ilake-api" not in {t.name for t in threading.enumerate()} - before
     assert not (tmp_path / "local.lock").exists()

@@ -27,8 +27,7 @@ from ilake.simulate import make_batch
 from ilake.ui import simulate_with_progress
 from lambdas.adapters.agents_table import enroll_agent
 from lambdas.core.analytics import named_queries
-
-from .conftest import local_client, running_local_stack
+from tests.support.local import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 PROGRAMS = ("menu-navigation", "shortcut-learning")

@@ -16,10 +16,8 @@ from ilake.cli import main
 from ilake.local import LocalState
 from ilake.simulate import make_batch
 from ilake_agent.client import HttpTransport
-from lambdas.compaction import handler as compaction
 from lambdas.core.compaction import PartName
-
-from .conftest import local_client, running_local_stack
+from tests.support.local import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 MENU = "menu-navigation"
@@ -41,9 +39,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[LocalState, Path]]:
             status, _, _ = transport.post(f"/v1/programs/{MENU}/batches", body, headers)
             assert status == 200
         transport.close()
-        compaction._clients.cache_clear()  # point the handler's clients at this stack
         yield state, tmp_path
-        compaction._clients.cache_clear()
 
 
 def cli(state_dir: Path, *argv: str) -> int:

@@ -17,8 +17,7 @@ from ilake.cli import main
 from ilake.loadgen import Agent
 from ilake.local import LocalState
 from ilake.simulate import make_batch
-
-from .conftest import running_local_stack
+from tests.support.local import running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 MENU, SHORTCUTS = "menu-navigation", "shortcut-learning"

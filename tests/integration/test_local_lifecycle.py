@@ -23,11 +23,8 @@ from ilake.cli import main
 from ilake.loadgen import Agent
 from ilake.local import LocalStack, LocalState, free_port
 from ilake.simulate import make_batch
-from lambdas.authorizer import handler as authorizer_handler
 from lambdas.core.settings import BUNDLED_PROGRAMS
-from lambdas.ingest import handler as ingest_handler
-
-from .conftest import local_client, running_local_stack
+from tests.support.local import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 TABLE = ("┏", "┃", "┡", "│", "└")  # every line of a rich table starts with one of these
@@ -144,8 +141,6 @@ def stoppable(tmp_path: Path) -> Iterator[tuple[LocalStack, Path]]:
         stack.stop()
         os.environ.clear()
         os.environ.update(saved)
-        ingest_handler.service.cache_clear()
-        authorizer_handler._dynamodb.cache_clear()
 
 
 @pytest.mark.parametrize(

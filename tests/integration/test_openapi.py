@@ -42,8 +42,8 @@ from lambdas.core import errors
 from lambdas.core.programs import load_programs
 from lambdas.core.settings import BUNDLED_PROGRAMS
 from lambdas.ingest.openapi import openapi_document
-
-from .conftest import TEST_PROGRAMS, local_client, running_local_stack
+from tests.support.lake import TEST_PROGRAMS
+from tests.support.local import local_client, running_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 

@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from ilake.simulate import make_event
 from lambdas.core.schema import EVENT_TYPES
 from tests.corpus.secrets import iban_for, luhn_complete
+from tests.support.api import gzip_event, invoke
+from tests.support.lake import Lake
 
 from .common_texts import release_all, released_by
-from .conftest import Lake, gzip_event, invoke
 
 pytestmark = pytest.mark.integration
 

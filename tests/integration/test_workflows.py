@@ -3,115 +3,40 @@ app, with the governance Lambdas run in process (ilake/workflows.py's invoke shi
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
-import pyarrow.parquet as pq
 import pytest
-from moto import mock_aws
 
 from ilake import workflows
-from ilake.provision import AUDIT_TABLE, Clients, provision
 from ilake.simulate import make_batch
 from lambdas.adapters.text_store import TextStore
 from lambdas.core import resources
 from lambdas.core.lake import program_prefix
 from lambdas.core.pseudonym import Pseudonymizer
-from lambdas.core.settings import Settings
-from lambdas.governance import erase, purge
-from lambdas.ingest import handler as ingest_handler
-
-from .conftest import REGION, TEST_PROGRAMS, gzip_event, invoke
+from lambdas.governance import purge
+from tests.support.api import gzip_event, invoke
+from tests.support.lake import Lake, lake_environment, provisioned_lake
 
 pytestmark = pytest.mark.integration
 PROGRAM, OTHER = "menu-navigation", "everything"
 
 
-@dataclass
-class Governed:
-    clients: Clients
-    settings: Settings
-    sfn: Any
-    machines: dict[str, str]
-    key_arns: dict[str, str]
-
-    @property
-    def bucket(self) -> str:
-        return self.settings.lake_bucket
-
-    def run(self, workflow: str, **payload: Any) -> workflows.Outcome:
-        execution = workflows.start(self.sfn, self.machines[workflow], payload)
-        return workflows.wait(self.sfn, execution)
-
-    def start(self, workflow: str, **payload: Any) -> str:
-        return workflows.start(self.sfn, self.machines[workflow], payload)
-
-    def approve(self, program: str, approver: str) -> str:
-        return workflows.approve(
-            self.sfn, self.clients.dynamodb, self.settings.program_state_table, program, approver
-        )
-
-    def state(self, program: str) -> dict[str, Any]:
-        item = self.clients.dynamodb.get_item(
-            TableName=self.settings.program_state_table, Key={"program": {"S": program}}
-        )
-        return dict(item.get("Item", {}))
-
-    def audit(self, program: str) -> list[dict[str, Any]]:
-        items = self.clients.dynamodb.query(
-            TableName=AUDIT_TABLE,
-            KeyConditionExpression="#p = :p",
-            ExpressionAttributeNames={"#p": "program"},
-            ExpressionAttributeValues={":p": {"S": program}},
-        )["Items"]
-        return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
-
-    def versions(self, prefix: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        listing = self.clients.s3.list_object_versions(Bucket=self.bucket, Prefix=prefix)
-        return listing.get("Versions", []), listing.get("DeleteMarkers", [])
-
-    def key_state(self, program: str) -> str:
-        meta = self.clients.kms.describe_key(KeyId=self.key_arns[program])["KeyMetadata"]
-        return str(meta["KeyState"])
+class Governed(Lake):
+    """The provisioned lake with its governance workflows, and batches posted to it."""
 
     def post(self, program: str, n: int = 30, seed: int = 0, subject: str = "jdoe") -> Any:
         batch = make_batch(n, seed=seed, start_ms=int(time.time() * 1000) - 60_000, subject=subject)
         return invoke(gzip_event(program, batch))
-
-    def rows(self, program: str) -> list[dict[str, Any]]:
-        current, _ = self.versions(program_prefix(program))
-        rows: list[dict[str, Any]] = []
-        for version in current:
-            if version["IsLatest"]:
-                body = self.clients.s3.get_object(Bucket=self.bucket, Key=version["Key"])["Body"]
-                rows += pq.read_table(io.BytesIO(body.read())).to_pylist()
-        return rows
 
 
 @pytest.fixture
 def governed(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Governed]:
     monkeypatch.setenv("PURGE_PAGE_SIZE", "7")  # several pages even for a small lake
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        session = boto3.Session(region_name=REGION)
-        settings = Settings.from_env()
-        clients = Clients.create(session)
-        programs = sorted(p.stem for p in TEST_PROGRAMS.glob("*.toml"))
-        key_arns = provision(
-            clients, settings, programs, agents_table="ilake-agents", region=REGION
-        )
-        machines = workflows.provision_governance(
-            session, settings, programs, audit_table=AUDIT_TABLE
-        )
-        ingest_handler.service.cache_clear()
-        yield Governed(clients, settings, session.client("stepfunctions"), machines, key_arns)
-        ingest_handler.service.cache_clear()
-        purge._clients.cache_clear()
-        erase._clients.cache_clear()
+    with provisioned_lake(lake_environment(), governance=True, kind=Governed) as lake:
+        yield lake
 
 
 def pause(g: Governed, program: str = PROGRAM, *, lock: bool = False) -> workflows.Outcome:
@@ -349,7 +274,7 @@ def test_a_fault_mid_purge_fails_cleanly_and_a_rerun_finishes_with_exact_counts(
 
 def test_erase_removes_every_row_of_the_subject_and_nothing_else(governed: Governed) -> None:
     fill(governed, PROGRAM, 9)  # subjects user0, user1, user2: three batches each
-    before = governed.rows(PROGRAM)
+    before = governed.rows(program_prefix(PROGRAM))
     secret = governed.clients.secretsmanager.get_secret_value(
         SecretId=governed.settings.secret_name(PROGRAM)
     )["SecretString"]
@@ -367,7 +292,7 @@ def test_erase_removes_every_row_of_the_subject_and_nothing_else(governed: Gover
     assert outcome.output["files_scanned"] == 9
     assert outcome.output["row_groups_read"] == 3  # the other files were ruled out by statistics
 
-    after = governed.rows(PROGRAM)
+    after = governed.rows(program_prefix(PROGRAM))
     assert not [r for r in after if r["subject_pid"] == pid]
     assert sorted(r["event_id"] for r in after) == sorted(
         r["event_id"] for r in before if r["subject_pid"] != pid
@@ -391,7 +316,7 @@ def test_erase_rewrites_a_shared_file_under_the_programs_key(governed: Governed)
     for i, event in enumerate(batch["events"]):
         event["subject"] = "user1" if i % 2 else "user2"
     assert invoke(gzip_event(PROGRAM, batch))[0] == 200
-    before = governed.rows(PROGRAM)
+    before = governed.rows(program_prefix(PROGRAM))
     outcome = governed.run(
         "erase-subject", program=PROGRAM, subject="user1", reason="r", requested_by="dpo"
     )
@@ -406,7 +331,7 @@ def test_erase_rewrites_a_shared_file_under_the_programs_key(governed: Governed)
     erased = sum(r["subject_pid"] == pid for r in before)
     assert 0 < erased < len(before)
     assert (outcome.output["files"], outcome.output["rows"]) == (1, erased)
-    after = governed.rows(PROGRAM)
+    after = governed.rows(program_prefix(PROGRAM))
     assert sorted(r["event_id"] for r in after) == sorted(
         r["event_id"] for r in before if r["subject_pid"] != pid
     )
@@ -423,11 +348,6 @@ def test_erase_is_refused_for_a_purged_program(governed: Governed) -> None:
     assert (outcome.status, outcome.error) == ("FAILED", "NotErasable")
 
 
-def pid_of(g: Governed, program: str, subject: str) -> str:
-    secret = g.clients.secretsmanager.get_secret_value(SecretId=g.settings.secret_name(program))
-    return Pseudonymizer(secret["SecretString"].encode()).pid("subject", subject)
-
-
 def test_erase_of_a_subject_the_lake_never_saw_is_refused_and_suppresses_nobody(
     governed: Governed,
 ) -> None:
@@ -442,7 +362,7 @@ def test_erase_of_a_subject_the_lake_never_saw_is_refused_and_suppresses_nobody(
     assert "suppressed_subjects" not in governed.state(PROGRAM)
     [record] = [r for r in governed.audit(PROGRAM) if r["action"] == "erase-subject"]
     assert record["outcome"] == "refused: no row of this subject and not suppressed"
-    assert record["subject_pid"] == pid_of(governed, PROGRAM, "usr1")
+    assert record["subject_pid"] == governed.pid(PROGRAM, "usr1")
     assert "usr1" not in str(governed.audit(PROGRAM))
     status, answer, _ = governed.post(PROGRAM, seed=60, subject="usr1")
     assert (status, answer["accepted"] > 0) == (200, True)  # their events are still stored
@@ -474,7 +394,7 @@ def test_a_forced_erase_of_an_unseen_subject_suppresses_their_future_events(
         True,
     )
     assert governed.versions(program_prefix(PROGRAM)) == before
-    pid = pid_of(governed, PROGRAM, "newcomer")
+    pid = governed.pid(PROGRAM, "newcomer")
     assert governed.state(PROGRAM)["suppressed_subjects"] == {"SS": [pid]}
     [record] = [r for r in governed.audit(PROGRAM) if r["action"] == "erase-subject"]
     assert (record["outcome"], record["forced"]) == ("erased", True)
@@ -506,7 +426,7 @@ def test_the_audit_trail_is_append_only(governed: Governed) -> None:
     [record] = governed.audit(PROGRAM)
     with pytest.raises(governed.clients.dynamodb.exceptions.ConditionalCheckFailedException):
         governed.clients.dynamodb.put_item(
-            TableName=AUDIT_TABLE,
+            TableName=governed.audit_table,
             Item={"program": {"S": PROGRAM}, "at": {"S": record["at"]}, "action": {"S": "x"}},
             ConditionExpression="attribute_not_exists(#at)",
             ExpressionAttributeNames={"#at": "at"},

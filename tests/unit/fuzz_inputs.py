@@ -23,8 +23,7 @@ from hypothesis import strategies as st
 
 from lambdas.core.schema import EVENT_TYPES
 from tests.corpus.secrets import iban_for, luhn_complete
-
-from .conftest import RECEIVED_AT_MS, make_batch, make_event
+from tests.support.builders import RECEIVED_AT_MS, make_batch, make_event
 
 DAY_MS = 86_400_000
 

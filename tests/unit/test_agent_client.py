@@ -21,8 +21,7 @@ from ilake_agent.client import (
     PolicyUnavailable,
 )
 from lambdas.core.programs import load_programs
-
-from .conftest import PROGRAMS_DIR, RECEIVED_AT_MS, make_event
+from tests.support.builders import PROGRAMS_DIR, RECEIVED_AT_MS, make_event
 
 PROGRAM = "menu-navigation"
 FAST = Limits(max_events=10, max_age_s=0.02, backoff_base_s=0.001, backoff_max_s=0.01)

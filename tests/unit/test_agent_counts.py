@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from lambdas.core.errors import MalformedBatch
 from lambdas.core.pipeline import NOT_CAPTURED_REASONS, not_captured
+from tests.support.builders import encode, make_batch, make_event
+from tests.support.data_path import ingest, rows, run
 
-from .conftest import encode, ingest, make_batch, make_event, rows, run
 from .test_agent_client import FAST, ScriptedServer, at_arrival, client
 
 EMAIL = "jane.roe@example.com"
@@ -194,8 +195,7 @@ def test_pointer_moves_are_sampled_on_the_agent_as_the_server_samples_them(
     """shortcut-learning keeps one pointer move per session every 250 ms: the agent spools no
     move the server would refuse as sampled_out, and says how many it left out."""
     from ilake_agent.client import Client
-
-    from .conftest import PROGRAMS_DIR
+    from tests.support.builders import PROGRAMS_DIR
 
     class Server(ScriptedServer):
         def get(self, path: str, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
@@ -227,7 +227,6 @@ def test_pointer_moves_are_sampled_on_the_agent_as_the_server_samples_them(
 
 def load_programs_named(name: str) -> Any:
     from lambdas.core.programs import load_programs
-
-    from .conftest import PROGRAMS_DIR
+    from tests.support.builders import PROGRAMS_DIR
 
     return load_programs(PROGRAMS_DIR)[name]

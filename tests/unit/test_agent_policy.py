@@ -36,17 +36,16 @@ from lambdas.core.lake import COLUMNS
 from lambdas.core.programs import DEFAULT_DENIED_APPS, Program, load_programs
 from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.core.redact import DETECTORS, Redactor, normalize
-
-from .conftest import (
+from tests.support.builders import (
     PROGRAMS_DIR,
     RECEIVED_AT_MS,
     SECRET,
     make_event,
     make_program,
-    rows,
-    run,
     without_sampling,
 )
+from tests.support.data_path import rows, run
+
 from .test_redact import LEAD, PLANTED, TRAIL, leaked
 
 REPO = Path(__file__).resolve().parents[2]

@@ -44,8 +44,8 @@ from lambdas.core import schema as s
 from lambdas.core.programs import DEFAULT_DENIED_APPS, Program, load_programs
 from lambdas.core.validation import INVALID_REASONS
 from lambdas.core.validation import POLICY_REASONS as SERVER_POLICY_REASONS
-
-from .conftest import PROGRAMS_DIR, RECEIVED_AT_MS, make_event, make_program, run
+from tests.support.builders import PROGRAMS_DIR, RECEIVED_AT_MS, make_event, make_program
+from tests.support.data_path import run
 
 DAY_MS = 86_400_000
 PROGRAMS: dict[str, Program] = {

@@ -17,7 +17,8 @@ import pytest
 from lambdas.core.redact import normalize
 from tests.corpus import VENDORED, corpus
 from tests.corpus.benign import generate
-from tests.unit.conftest import make_event, rows, run
+from tests.support.builders import make_event
+from tests.support.data_path import rows, run
 
 ROOT = Path(__file__).resolve().parents[2]
 REDACTION_DOC = ROOT / "docs" / "redaction.md"

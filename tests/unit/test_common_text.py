@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from lambdas.core import common_text as ct
 from lambdas.core.pseudonym import Pseudonymizer
-
-from .conftest import SECRET, make_event, make_program, rows, run, strings_in
+from tests.support.builders import SECRET, make_event, make_program
+from tests.support.data_path import rows, run, strings_in
 
 PSEUDONYMS = Pseudonymizer(SECRET)
 PRIVATE = "Re: your performance improvement plan"

@@ -62,9 +62,9 @@ from lambdas.core.programs import DEFAULT_DENIED_APPS, Program, glob_regex
 from lambdas.core.pseudonym import Pseudonymizer
 from lambdas.core.redact import DETECTORS, PLACEHOLDER, Redactor, normalize
 from lambdas.core.vocabulary import MIME, NAMED_KEYS, ROLE
+from tests.support.builders import RECEIVED_AT_MS, SECRET, make_batch, make_event, make_program
 
 from . import fuzz_inputs as fz
-from .conftest import RECEIVED_AT_MS, SECRET, make_batch, make_event, make_program
 from .test_pipeline import REASONS
 
 PROGRAM = make_program()  # every type, texts redacted, URL hosts kept: the most to leak

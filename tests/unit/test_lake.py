@@ -19,8 +19,8 @@ from lambdas.core.lake import (
     program_prefix,
     to_parquet,
 )
-
-from .conftest import RECEIVED_AT_MS, encode, ingest
+from tests.support.builders import RECEIVED_AT_MS, encode
+from tests.support.data_path import ingest
 
 HIVE_TYPES = {
     "string", "timestamp", "tinyint", "smallint", "int", "bigint", "float", "double", "boolean",

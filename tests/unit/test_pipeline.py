@@ -14,21 +14,15 @@ from lambdas.core.lake import INTERACTIONS, SCHEMA_VERSION
 from lambdas.core.pipeline import DAY_MS, Limits
 from lambdas.core.programs import load_programs
 from lambdas.core.pseudonym import Pseudonymizer
-
-from .conftest import (
+from tests.support.builders import (
     PROGRAMS_DIR,
     RECEIVED_AT_MS,
-    assert_absent,
     encode,
-    epoch_ms,
-    ingest,
     make_batch,
     make_event,
     make_program,
-    rows,
-    run,
-    strings_in,
 )
+from tests.support.data_path import assert_absent, epoch_ms, ingest, rows, run, strings_in
 
 CANARY = "jane.roe@example.com"
 REASONS = {
@@ -873,7 +867,8 @@ def test_simulated_batch_leaves_no_planted_data(program_name: str) -> None:
 
 
 def test_redacted_events_counts_stored_events_that_needed_redaction(permissive) -> None:
-    from .conftest import make_event, run
+    from tests.support.builders import make_event
+    from tests.support.data_path import run
 
     outcome = run(
         [

@@ -16,8 +16,14 @@ from lambdas.core.programs import (
 )
 from lambdas.core.redact import DETECTORS
 from lambdas.core.schema import EVENT_TYPES
-
-from .conftest import PROGRAM_HEADER, PROGRAMS_DIR, make_event, make_program, program_toml, run
+from tests.support.builders import (
+    PROGRAM_HEADER,
+    PROGRAMS_DIR,
+    make_event,
+    make_program,
+    program_toml,
+)
+from tests.support.data_path import run
 
 MINIMAL = PROGRAM_HEADER.format(name="minimal")
 

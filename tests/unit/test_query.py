@@ -31,8 +31,8 @@ from lambdas.core.analytics import BUNDLED_QUERIES, NamedQuery, named_queries, p
 from lambdas.core.common_text import fill
 from lambdas.core.lake import object_key, to_parquet
 from lambdas.core.programs import load_programs
-
-from .conftest import PROGRAMS_DIR, encode, ingest, make_event, run
+from tests.support.builders import PROGRAMS_DIR, encode, make_event
+from tests.support.data_path import ingest, run
 
 PROGRAMS = ("menu-navigation", "shortcut-learning")
 QUERIES = named_queries()

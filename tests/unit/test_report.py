@@ -27,8 +27,8 @@ from ilake.report.data import GRID, TOP, HourCount, ProgramReport, ReportData, T
 from ilake.report.page import render_html
 from lambdas.core.lake import INTERACTIONS, object_key, to_parquet
 from lambdas.core.programs import load_programs
-
-from .conftest import PROGRAMS_DIR, RECEIVED_AT_MS, encode, ingest, make_batch, make_event
+from tests.support.builders import PROGRAMS_DIR, RECEIVED_AT_MS, encode, make_batch, make_event
+from tests.support.data_path import ingest
 
 HOUR_MS = 3_600_000
 PLANTED_APP = '<b>Bold</b> & "Co" Editor'
@@ -367,8 +367,7 @@ def test_common_texts_add_up_to_the_rows_and_show_released_titles_only() -> None
     """Per field: values with an id, how many in clear, distinct texts released and pending;
     the share of events whose texts are all in clear; the top titles are released ones only."""
     from lambdas.core.common_text import fill
-
-    from .conftest import run
+    from tests.support.data_path import run
 
     events = [
         make_event("menu.select", subject=f"p{i}", window={"title": title}, menu_path=["File", m])

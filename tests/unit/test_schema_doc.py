@@ -12,8 +12,8 @@ import pytest
 from ilake_agent.policy import DENIED_APP, POLICY_REASONS, ClientPolicy
 from lambdas.core import schema as s
 from lambdas.core import schema_doc
-
-from .conftest import encode, ingest, make_program, run
+from tests.support.builders import encode, make_program
+from tests.support.data_path import ingest, run
 
 
 def test_the_document_is_current() -> None:

@@ -21,14 +21,8 @@ from ilake_agent.client import Client, Limits
 from lambdas.core.pipeline import Limits as IngestLimits
 from lambdas.core.programs import Program, load_programs
 from lambdas.core.schema import EVENT_TYPES
-
-from .conftest import (
-    PROGRAMS_DIR,
-    RECEIVED_AT_MS,
-    encode,
-    ingest,
-    make_program,
-)
+from tests.support.builders import PROGRAMS_DIR, RECEIVED_AT_MS, encode, make_program
+from tests.support.data_path import ingest
 
 END_MS = RECEIVED_AT_MS - 1_000
 
