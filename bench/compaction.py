@@ -1,4 +1,4 @@
-"""Compaction benchmark (issue 7): throughput, peak memory, files before and after, and an
+"""Compaction benchmark: throughput, peak memory, files before and after, and an
 analyst query before vs after, for hour partitions of 1,000 and 10,000 small files.
 
     .venv/bin/python bench/compaction.py [--s3-files 1000] [--local-files 1000 10000]

@@ -1,4 +1,4 @@
-"""The ingest API: API Gateway REST, the REQUEST authorizer and the ingest Lambda (DESIGN 4.1).
+"""The ingest API: API Gateway REST, the REQUEST authorizer and the ingest Lambda (docs/api.md).
 
 TLS 1.2, throttling per stage and method, request parameter validation, JSON access logs to an
 encrypted log group, X-Ray, and request bodies delivered as binary (base64) so gzip batches
@@ -167,7 +167,7 @@ class IngestApi(Construct):
             ),
             disable_execute_api_endpoint=False,
         )
-        # DESIGN 4.1: a throttled agent is told when to retry (API Gateway sends no Retry-After)
+        # A throttled agent is told when to retry (API Gateway sends no Retry-After)
         self.api.add_gateway_response(
             "Throttled",
             type=apigw.ResponseType.THROTTLED,

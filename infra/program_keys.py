@@ -1,4 +1,6 @@
-"""Per program: its own KMS key (rotated, aliased) and pseudonymization secret (DESIGN 2.3).
+"""Per program: its own KMS key (rotated, aliased) and pseudonymization secret.
+
+See docs/design.md#keys-per-program.
 
 Destroying a program's key and secret (crypto-shredding) makes every copy of its data unreadable,
 including old object versions and backups; the governance role may disable the key or schedule

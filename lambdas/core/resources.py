@@ -48,7 +48,7 @@ AUDIT = TableDeclaration("Audit", "AUDIT_TABLE", "program", sort_key="at")
 COMMON_TEXTS = TableDeclaration("CommonTexts", "COMMON_TEXTS_TABLE", "program", sort_key="text_id")
 TABLES: tuple[TableDeclaration, ...] = (PROGRAM_STATE, AGENTS, IDEMPOTENCY, AUDIT, COMMON_TEXTS)
 
-# The Glue catalog and the Athena workgroup analysts query through (DESIGN 3)
+# The Glue catalog and the Athena workgroup analysts query through
 DATABASE = "interaction_lake"
 DATABASE_DESCRIPTION = "Interaction Lake: minimized, pseudonymized interaction events"
 TABLE = "interactions"
@@ -94,8 +94,8 @@ def published_sql(query: NamedQuery) -> str:
     return query.positional_sql
 
 
-# The governance workflows (DESIGN 4.6): one ASL file each in workflows/, used by the CDK app and
-# by local mode with the same placeholders filled.
+# The governance workflows (docs/governance.md): one ASL file each in workflows/, used by the CDK
+# app and by local mode with the same placeholders filled.
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "workflows"
 WORKFLOWS: tuple[str, ...] = ("pause", "resume", "purge", "erase-subject")
 # Placeholder of a Lambda-backed step -> its handler; local mode's function names.

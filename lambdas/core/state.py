@@ -1,4 +1,6 @@
-"""Program runtime state (DESIGN 3): ACTIVE, PAUSED, PURGING, PURGED, kept in DynamoDB.
+"""Program runtime state: ACTIVE, PAUSED, PURGING, PURGED, kept in DynamoDB.
+
+See docs/design.md#program-state.
 
 A declared program with no record yet is ACTIVE. Only ACTIVE accepts data. The record may also
 hold the erase-subject suppression list: subject pseudonyms whose new events are dropped.

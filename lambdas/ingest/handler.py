@@ -85,11 +85,11 @@ def _answers(
     "/v1/programs/<program>/batches",
     summary="Store a batch of interaction events",
     description=(
-        "Agents post batches of schema `interaction/1` (DESIGN 4.2), as JSON, gzip-compressed or "
-        "not. The batch is validated, minimized and redacted under the program's policy and "
-        "stored as one encrypted Parquet object, at most once per batch id. Bad events inside a "
-        "good batch are rejected and counted by reason without failing the batch. Answers "
-        "never echo submitted content."
+        "Agents post batches of schema `interaction/1` (docs/event-schema.md), as JSON, "
+        "gzip-compressed or not. The batch is validated, minimized and redacted under the "
+        "program's policy and stored as one encrypted Parquet object, at most once per batch id. "
+        "Bad events inside a good batch are rejected and counted by reason without failing the "
+        "batch. Answers never echo submitted content."
     ),
     operation_id="postBatch",
     tags=["batches"],

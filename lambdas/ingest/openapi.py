@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the HTTP API (DESIGN 4.1), generated so that it cannot drift.
+"""The OpenAPI 3.1 document of the HTTP API (docs/api.md), generated so that it cannot drift.
 
 Powertools' resolver writes the paths, operations and answers from the routes' metadata in
 `lambdas.ingest.handler`; this module adds what the resolver cannot see:
@@ -48,7 +48,8 @@ GATEWAY_STATUSES = frozenset({400, 401, 403, 404, 413, 429, 500, 502, 503, 504})
 _DESCRIPTION = """\
 Agents post interaction batches and read their program's collection policy. Every route needs
 `Authorization: Bearer <token>`; a token is scoped to one program and one agent. Answers are JSON
-and never echo submitted content. See docs/api.md for the prose and DESIGN 4.1 for the contract.
+and never echo submitted content. See docs/api.md for the prose and docs/design.md#http-api for
+the contract.
 """
 
 
@@ -92,7 +93,8 @@ def _batch_type() -> type[Struct]:
         fields,
         kw_only=True,
         namespace={
-            "__doc__": "A batch of interaction events (schema `interaction/1`, DESIGN 4.2). "
+            "__doc__": "A batch of interaction events (schema `interaction/1`, "
+            "docs/event-schema.md). "
             "Integers (times, counters, sizes) are written as JSON integers: `5`, not `5.0` or "
             "`5e0`, which the API refuses although JSON Schema counts them as integers."
         },

@@ -1,4 +1,6 @@
-"""Local mode provisions what the CDK app declares (DESIGN 2.5, 4.7): no drift between the two.
+"""Local mode provisions what the CDK app declares: no drift between the two.
+
+See docs/design.md#one-source-of-truth.
 
 Both sides build from lambdas.core.resources, the lake's Arrow schema and the query files; this
 test compares what they *produce*: the synthesized template against what `ilake.provision`

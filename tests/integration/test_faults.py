@@ -1,4 +1,6 @@
-"""Fault injection at every AWS call on the ingest write path (issue 8 item 4, DESIGN principle 4).
+"""Fault injection at every AWS call on the ingest write path.
+
+See docs/design.md#acknowledged-means-durable.
 
 Each call the ingest Lambda makes for a batch (program state, idempotency record, secret, key,
 object) fails in turn, the ways AWS calls fail: a 5xx, throttling, a read timeout, no connection,

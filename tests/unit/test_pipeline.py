@@ -1,4 +1,4 @@
-"""The ingest core (DESIGN 2, 4.1, 4.2, 4.4): envelope, per-event validation, policy, table."""
+"""The ingest core (docs/design.md): envelope, per-event validation, policy, table."""
 
 from __future__ import annotations
 
