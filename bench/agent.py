@@ -1,4 +1,4 @@
-"""Agent SDK benchmark (issue 6): record() cost on the caller's thread, throughput to the local
+"""Agent SDK benchmark: record() cost on the caller's thread, throughput to the local
 API, spool size per 1,000 events.
 
     .venv/bin/python bench/agent.py [--events 50000]

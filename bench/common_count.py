@@ -11,7 +11,7 @@ Ids are uniform, so every shard is touched every hour: one shard's merge (read i
 the hour, drop expired, group, count people, write) is measured here on synthetic rows of the
 real shape, and a run is 16 of them. Nothing runs against S3: its requests are counted instead.
 
-The cost model adds, per million events, what common text adds to the variable cost the README
+The cost model adds, per million events, what common text adds to the variable cost docs/cost.md
 states for ingest (DynamoDB reads of the batch's texts, the count's Lambda time and requests,
 the shards' storage), at list prices (us-east-1, on-demand).
 """
@@ -41,7 +41,7 @@ S3_GET, S3_PUT = 0.0004 / 1000, 0.005 / 1000
 S3_GB_MONTH = 0.023
 DYNAMODB_RRU = 0.125 / 1e6  # on-demand read request unit (4 KB, strongly consistent = 1)
 DYNAMODB_WRU = 0.625 / 1e6
-BASELINE_PER_MILLION = 0.0136  # README "Cost per million events", before common text
+BASELINE_PER_MILLION = 0.0136  # docs/cost.md, before common text
 WORKING_DAYS = 21  # a month's working days
 ACTIVE_HOURS = 8  # a person's working hours a day
 

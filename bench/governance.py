@@ -8,10 +8,10 @@
     person per file as one agent's batches are); erase one person; wall time, files scanned,
     row groups read, S3 calls by operation.
 S3 calls are counted at moto's S3 backend, so they include the state machine's own aws-sdk calls.
-The issue asks for 100,000 objects: moto lists versions by scanning the whole bucket on every page
-(quadratic overall) and held 12 GB at 100,000 objects here, so the default is 20,000; the S3 calls
-are linear by construction (one listing and one DeleteObjects per 1,000 versions, one verifying
-listing), which is what the AWS estimate extrapolates.
+The case to plan for is 100,000 objects: moto lists versions by scanning the whole bucket on
+every page (quadratic overall) and held 12 GB at 100,000 objects here, so the default is 20,000;
+the S3 calls are linear by construction (one listing and one DeleteObjects per 1,000 versions,
+one verifying listing), which is what the AWS estimate extrapolates.
 The AWS estimate uses DeleteObjects' 1,000 keys per call and S3's published rates per prefix
 (3,500 PUT/COPY/POST/DELETE and 5,500 GET/HEAD requests per second), with the latencies stated.
 """

@@ -278,8 +278,8 @@ def adversarial_batches() -> None:
     distinct max-length title, button name and menu labels made of one adversarial unit (from
     the fuzz suite), against the same batch of benign text that triggers every detector. API
     Gateway gives the integration 29 s; the ingest function must finish well inside it."""
-    from tests.unit import fuzz_inputs as fz
     from tests.support.builders import RECEIVED_AT_MS
+    from tests.unit import fuzz_inputs as fz
     from tests.unit.test_fuzz import TITLE, batch_body, distinct
 
     units = [u for group in fz.ADVERSARIAL.values() for u in group] + fz.ADVERSARIAL_MIXED

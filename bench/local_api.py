@@ -1,4 +1,4 @@
-"""Local API benchmark (issue 4): what the local HTTP front costs next to the in-process core.
+"""Local API benchmark: what the local HTTP front costs next to the in-process core.
 
     .venv/bin/python bench/local_api.py [--batches 60] [--sizes 200,2000] [--agents 1,4,8]
 

@@ -87,7 +87,8 @@ def provision_table(clients: Clients, declared: resources.TableDeclaration, name
 
 def provision_catalog(clients: Clients, location: str, programs: list[str]) -> None:
     """The Glue database and table, and the analysts' workgroup with its named queries. moto
-    answers Athena queries with canned results; the real SQL runs on DuckDB (ilake/query.py)."""
+    answers Athena queries with canned results; the real SQL runs on DuckDB
+    (docs/design.md#what-moto-cannot-do)."""
     clients.glue.create_database(
         DatabaseInput={"Name": resources.DATABASE, "Description": resources.DATABASE_DESCRIPTION}
     )

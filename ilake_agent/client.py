@@ -12,7 +12,7 @@ spool directory (`inflight.json`), so every retry, and the first attempt after a
 sends the same id with the same body; the server's idempotency turns a repeat into a replay.
 Records leave the spool only when the server acknowledged them.
 
-Server answers (DESIGN 4.1): 200 -> acknowledged; 423 -> the program is paused: stop capturing
+Server answers (docs/api.md): 200 -> acknowledged; 423 -> the program is paused: stop capturing
 and wipe the spool; 401/403/404 -> stop and surface the error (the spool is kept for a new
 token); 413 -> split the batch; 400 -> drop the batch and count it; 409 -> cannot happen for a
 fixed body, treated as 400; 5xx, 429 and network errors -> retry with full-jitter exponential

@@ -1,1 +1,1 @@
-"""CDK constructs for Interaction Lake: one Construct per logical unit (issue 3)."""
+"""CDK constructs for Interaction Lake: one Construct per logical unit."""

@@ -1,4 +1,4 @@
-"""Glue catalog and Athena workgroup: how analysts query the lake (DESIGN 3).
+"""Glue catalog and Athena workgroup: how analysts query the lake.
 
 The table's columns are generated from the lake's Arrow schema (one source of truth), and its
 partitions are projected (program enum from the program files, dt date, hour integer) so no

@@ -1,4 +1,4 @@
-"""Hourly compaction of each program's closed hours (DESIGN 4.5, lambdas/compaction/handler.py).
+"""Hourly compaction of each program's closed hours (docs/compaction.md).
 
 One Lambda, run by one EventBridge rule per program at 20 minutes past every hour (after the
 15-minute grace period of the hour that just ended), with `{"program": "<p>"}` as its input.

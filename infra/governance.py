@@ -1,4 +1,4 @@
-"""The governance workflows (DESIGN 4.6): pause, resume, purge and erase-subject.
+"""The governance workflows (docs/governance.md): pause, resume, purge and erase-subject.
 
 One Step Functions state machine per ASL file in workflows/, the very files local mode runs on
 moto, with the same placeholders filled (`resources.workflow_substitutions`) plus the ARNs of the

@@ -170,7 +170,7 @@ class IngestApi(Construct):
             ),
             disable_execute_api_endpoint=False,
         )
-        # DESIGN 4.1: a throttled agent is told when to retry (API Gateway sends no Retry-After)
+        # A throttled agent is told when to retry (API Gateway sends no Retry-After)
         self.api.add_gateway_response(
             "Throttled",
             type=apigw.ResponseType.THROTTLED,

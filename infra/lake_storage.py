@@ -1,4 +1,4 @@
-"""The lake bucket and its access-log bucket (DESIGN 4.5).
+"""The lake bucket and its access-log bucket (docs/design.md#lake-layout).
 
 Secure by default: versioned, SSE-KMS with bucket keys, public access blocked, TLS only, object
 ownership enforced, server access logs, incomplete uploads aborted. Per program, a lifecycle rule

@@ -1,5 +1,7 @@
 """Per program: its own KMS key (rotated, aliased) and pseudonymization secret.
 
+See docs/design.md#keys-per-program.
+
 Destroying a program's key and secret (crypto-shredding) makes every copy of its data unreadable,
 including old object versions and backups; the governance role may disable the key or schedule
 its deletion, nobody else can.

@@ -3,7 +3,7 @@ try hardest to break each promise, run at full scale.
 
     .venv/bin/python scripts/guarantees.py        (or: make guarantees; about 10-15 minutes)
 
-It runs the hardening tests with pytest (the stress test at the issue's full 8 agents x 100
+It runs the hardening tests with pytest (the stress test at its full scale of 8 agents x 100
 batches, the fuzz tests with more examples), reads the figures each test records with pytest's
 `record_property` ("figure: <what>") from the JUnit XML, and writes the table. Nothing in the
 document is typed by hand: a promise whose tests fail is published as NOT HELD.
@@ -77,7 +77,7 @@ def run(junit: Path) -> int:
     tests = sorted({t for p in PROMISES for t in p.tests if (ROOT / t.split("::")[0]).exists()})
     env = {
         **os.environ,
-        "ILAKE_STRESS_BATCHES": "100",  # the 8 agents x 100 batches
+        "ILAKE_STRESS_BATCHES": "100",  # full scale: 8 agents x 100 batches
         "ILAKE_FUZZ_SCALE": "10",  # ten times the suite's examples
     }
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

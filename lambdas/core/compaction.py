@@ -1,5 +1,5 @@
-"""Compaction of closed hour partitions: many small batch files become a few large ones,
-sorted by subject_pid then ts, without losing or duplicating a row.
+"""Compaction of closed hour partitions: many small batch files become a few large ones, sorted
+by subject_pid then ts, without losing or duplicating a row (docs/compaction.md).
 
 This module is the pure part: names, manifests, what a partition's listing means, and the
 streaming rewrite. `lambdas/compaction/service.py` moves the bytes.
@@ -60,7 +60,7 @@ class CompactionConfig:
     """Tunables, from the environment in the Lambda (COMPACTION_* variables) and the CLI."""
 
     target_file_bytes: int = 128 * 2**20  # a part is closed once it reaches this size
-    row_group_rows: int = 262_144  # about 8-16 MiB of zstd per row group here: see README
+    row_group_rows: int = 262_144  # about 8-16 MiB of zstd per row group here (docs/compaction.md)
     memory_budget_bytes: int = 512 * 2**20  # for sorting one bucket (see bucket_count)
     grace_s: int = 900  # an hour is closed this long after it ends (a batch may still land)
     lookback_hours: int = 48  # hours examined per run

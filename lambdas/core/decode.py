@@ -1,4 +1,4 @@
-"""Turn an HTTP body into JSON bytes, enforcing limits while decoding (DESIGN 4.1).
+"""Turn an HTTP body into JSON bytes, enforcing limits while decoding (docs/api.md).
 
 Size is checked before work is done: the encoded length first, then gzip is inflated in bounded
 steps so a gzip bomb stops at the limit instead of expanding into memory.

@@ -1,4 +1,4 @@
-"""Erasure of one person's rows (DESIGN 4.6, erase-subject): which files hold them, and the file
+"""Erasure of one person's rows (docs/governance.md#erase): which files hold them, and the file
 without them.
 
 Finding reads as little as possible: a file's footer first, whose row-group statistics on

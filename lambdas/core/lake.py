@@ -1,4 +1,4 @@
-"""The lake's one schema and layout (DESIGN 4.5).
+"""The lake's one schema and layout (docs/design.md#lake-layout).
 
 `INTERACTIONS` is the single source of truth for the stored columns: the Parquet writer uses it,
 and the Glue table's columns are generated from it by `glue_columns()`. Partition values
@@ -152,8 +152,8 @@ def program_prefix(program: str) -> str:
 
 
 def put_args(key_arn: str) -> dict[str, object]:
-    """How every lake object is written (DESIGN 4.5): Parquet, SSE-KMS under the program's key
-    with bucket keys on, a SHA-256 checksum S3 verifies. Ingest and erasure both use it."""
+    """How every lake object is written: Parquet, SSE-KMS under the program's key with bucket keys
+    on, a SHA-256 checksum S3 verifies (docs/design.md#lake-layout). Ingest and erasure use it."""
     return {
         "ContentType": "application/vnd.apache.parquet",
         "ServerSideEncryption": "aws:kms",

@@ -1,4 +1,6 @@
-"""Program files (DESIGN 4.3): one TOML file per program, validated on load.
+"""Program files: one TOML file per program, validated on load.
+
+See docs/design.md#programs-policy-as-code.
 
 A program file is policy as code: it is reviewed like code and drives both the infrastructure and
 the ingest policy. The loader refuses anything it does not understand (a misspelt key must not

@@ -111,8 +111,8 @@ def published_sql(query: NamedQuery) -> str:
     return query.positional_sql
 
 
-# The governance workflows: one ASL file each in workflows/, used by the CDK app and
-# by local mode with the same placeholders filled.
+# The governance workflows (docs/governance.md): one ASL file each in workflows/, used by the CDK
+# app and by local mode with the same placeholders filled.
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "workflows"
 WORKFLOWS: tuple[str, ...] = ("pause", "resume", "purge", "erase-subject")
 # Placeholder of a Lambda-backed step -> its handler; local mode's function names.

@@ -1,9 +1,9 @@
-"""Event schema v1 (DESIGN 4.2): what agents send, as typed msgspec structs.
+"""Event schema v1 (docs/event-schema.md): what agents send, as typed msgspec structs.
 
 msgspec decodes and validates in one C pass (~735k events/s here, ~4x pydantic), so the limits
 (string lengths, numeric ranges, enums) live in the types. Every struct forbids unknown fields so
 the fast path can tell a conforming event from one carrying extra data; the ingest pipeline then
-falls back to a lenient decoder that drops and counts the extras (DESIGN 2: unknown fields dropped).
+falls back to a lenient decoder that drops and counts the extras (docs/design.md#fail-closed).
 """
 
 from __future__ import annotations

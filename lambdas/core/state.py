@@ -1,5 +1,7 @@
 """Program runtime state: ACTIVE, PAUSED, PURGING, PURGED.
 
+See docs/design.md#program-state.
+
 A declared program with no record yet is ACTIVE. Only ACTIVE accepts data. The record may also
 hold the erase-subject suppression list: subject pseudonyms whose new events are dropped. The
 record lives in DynamoDB (lambdas/adapters/program_state.py).

@@ -49,7 +49,8 @@ DEFAULTS = Limits()  # what the ingest function runs with unless its environment
 _DESCRIPTION = """\
 Agents post interaction batches and read their program's collection policy. Every route needs
 `Authorization: Bearer <token>`; a token is scoped to one program and one agent. Answers are JSON
-and never echo submitted content. See docs/api.md for the prose.
+and never echo submitted content. See docs/api.md for the prose and docs/design.md#http-api for
+the contract.
 """
 
 

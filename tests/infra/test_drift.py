@@ -1,5 +1,7 @@
 """Local mode provisions what the CDK app declares: no drift between the two.
 
+See docs/design.md#one-source-of-truth.
+
 Both sides build from lambdas.core.resources, the lake's Arrow schema and the query files; this
 test compares what they *produce*: the synthesized template against what `ilake.provision`
 creates in moto with local mode's resource names. Bucket-specific strings differ by

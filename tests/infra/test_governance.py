@@ -1,4 +1,4 @@
-"""The governance workflows in the synthesized template.
+"""The governance workflows in the synthesized template (docs/governance.md).
 
 The state machines are built from the very ASL files local mode runs on moto: the drift test
 reads the definition CDK staged for each one, fills in the template's substitutions (logical ids

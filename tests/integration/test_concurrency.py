@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 PROGRAM = "menu-navigation"
 AGENTS = 8
 # 25 batches per agent in the suite (local mode stores about ten batches a second here);
-# scripts/guarantees.py runs the full 8 x 100 and publishes the figures.
+# scripts/guarantees.py runs the full 8 x 100 and publishes the figures.
 BATCHES = int(os.environ.get("ILAKE_STRESS_BATCHES", "25"))
 
 

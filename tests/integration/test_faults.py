@@ -1,5 +1,7 @@
 """Fault injection at every AWS call on the ingest write path: a failure never half-writes.
 
+See docs/design.md#acknowledged-means-durable.
+
 Each call the ingest Lambda makes for a batch (program state, idempotency record, secret, key,
 object) fails in turn, the ways AWS calls fail: a 5xx, throttling, a read timeout, no connection,
 a disabled or deleted key, and a call that took effect but whose answer was lost. Whatever fails:

@@ -1,4 +1,4 @@
-"""The ingest Lambda end to end against moto: every answer of DESIGN 4.1, and what gets stored."""
+"""The ingest Lambda end to end against moto: every answer of docs/api.md, and what gets stored."""
 
 from __future__ import annotations
 

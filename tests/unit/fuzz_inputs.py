@@ -1,4 +1,4 @@
-"""Hostile inputs for tests/unit/test_fuzz.py (issue 8, item 2).
+"""Hostile inputs for tests/unit/test_fuzz.py.
 
 Four families, each built to reach a different part of the decoder and the policy engine:
 - JSON tokens that are legal, borderline or broken (non-finite and huge numbers, deep nesting,

@@ -1,4 +1,4 @@
-"""Body decoding (DESIGN 4.1): media checks, base64, bounded gzip, bombs refused not expanded."""
+"""Body decoding (docs/api.md): media checks, base64, bounded gzip, bombs refused not expanded."""
 
 from __future__ import annotations
 

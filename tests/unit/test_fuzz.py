@@ -1,6 +1,6 @@
 # Look-alike and invisible characters are the subject of these tests.
 # ruff: noqa: RUF001
-"""Fuzzing the decoder and the policy engine (issue 8, item 2).
+"""Fuzzing the decoder and the policy engine.
 
 What the ingest path must hold for every input, hostile or broken:
 1. Raw bytes, garbled gzip, borderline JSON and schema-shaped batches with random mutations go

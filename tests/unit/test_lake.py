@@ -1,4 +1,4 @@
-"""The lake's schema and layout (DESIGN 4.5): Glue columns, object keys, Parquet files."""
+"""The lake's schema and layout (docs/design.md#lake-layout): Glue columns, keys, Parquet files."""
 
 from __future__ import annotations
 

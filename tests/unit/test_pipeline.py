@@ -1,4 +1,4 @@
-"""The ingest core: envelope, per-event validation, policy, table."""
+"""The ingest core (docs/design.md): envelope, per-event validation, policy, table."""
 
 from __future__ import annotations
 

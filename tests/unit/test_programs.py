@@ -1,4 +1,7 @@
-"""Program files (DESIGN 4.3): loading, validation errors, restrictive defaults, app policy."""
+"""Program files: loading, validation errors, restrictive defaults, app policy.
+
+See docs/design.md#programs-policy-as-code.
+"""
 
 from __future__ import annotations
 

@@ -3,8 +3,9 @@
 # ruff: noqa: RUF001
 """Detectors, look-alikes, evasions and for-all privacy properties of lambdas.core.redact.
 
-The example tests pin the exact output of every detector (DESIGN 4.4). The hypothesis properties
-are the privacy contract itself: a valid secret planted anywhere in arbitrary text never survives
+The example tests pin the exact output of every detector
+(docs/design.md#redaction-and-pseudonymization). The hypothesis properties are the privacy
+contract itself: a valid secret planted anywhere in arbitrary text never survives
 redaction, is counted under its detector, stays gone when the output is redacted again, and no
 input makes the redactor raise.
 """
