@@ -48,7 +48,7 @@ IDEMPOTENCY = TableDeclaration(
     "Idempotency", "IDEMPOTENCY_TABLE", "idempotency", "id", ttl_attribute="expiration"
 )
 AUDIT = TableDeclaration("Audit", "AUDIT_TABLE", "audit", "program", sort_key="at")
-# Texts that enough people sent (lambdas/core/text_store.py); pending texts have no item
+# Texts that enough people sent (lambdas/adapters/text_store.py); pending texts have no item
 COMMON_TEXTS = TableDeclaration(
     "CommonTexts", "COMMON_TEXTS_TABLE", "common-texts", "program", sort_key="text_id"
 )
