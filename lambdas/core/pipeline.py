@@ -17,16 +17,10 @@ from typing import Any, NamedTuple
 import msgspec
 import pyarrow as pa
 
-from . import schema as s
-from .common_text import canonical, pending_ids, text_id
-from .errors import MalformedBatch, TooLarge, UnsupportedSchema
-from .lake import INTERACTIONS, SCHEMA_VERSION
-from .prefilter import BULK_MIN_TEXTS, redact_all
-from .programs import Program
-from .pseudonym import Pseudonymizer
-from .redact import Redactor, normalize
-from .validation import DAY_MS as DAY_MS  # settings and tests read it here
-from .validation import (
+from ilake_contract import schema as s
+from ilake_contract.redact import Redactor, normalize
+from ilake_contract.validation import DAY_MS as DAY_MS  # settings and tests read it here
+from ilake_contract.validation import (
     INVALID_REASONS,
     MAX_CLOCK_SKEW_MS,
     MAX_EVENT_AGE_MS,
@@ -36,7 +30,7 @@ from .validation import (
     lenient,
     reason,
 )
-from .vocabulary import (
+from ilake_contract.vocabulary import (
     CAPTURE_REASONS,
     MIME,
     MODIFIER_ORDER,
@@ -46,6 +40,13 @@ from .vocabulary import (
     shortcut_key,
     text_classes,
 )
+
+from .common_text import canonical, pending_ids, text_id
+from .errors import MalformedBatch, TooLarge, UnsupportedSchema
+from .lake import INTERACTIONS, SCHEMA_VERSION
+from .prefilter import BULK_MIN_TEXTS, redact_all
+from .programs import Program
+from .pseudonym import Pseudonymizer
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ilake_contract.redact import Redactor
 from lambdas.core.common_text import AGENT_METADATA, fill
 from lambdas.core.decode import check_media, decode_body
 from lambdas.core.errors import (
@@ -46,7 +47,6 @@ from lambdas.core.lake import object_key, put_args, to_parquet
 from lambdas.core.pipeline import BatchOutcome, decode_envelope, process_batch
 from lambdas.core.programs import PROGRAM_NAME, Program, load_programs
 from lambdas.core.pseudonym import Pseudonymizer
-from lambdas.core.redact import Redactor
 from lambdas.core.settings import Settings
 from lambdas.core.state import ProgramStatus, read_status
 from lambdas.core.text_store import TextStore

@@ -11,11 +11,11 @@ import msgspec
 import pyarrow as pa
 import pytest
 
+from ilake_contract.schema import EVENT_TYPES
 from lambdas.core.common_text import fill
 from lambdas.core.pipeline import BatchOutcome, Limits, decode_envelope, process_batch
 from lambdas.core.programs import Program, parse_program
 from lambdas.core.pseudonym import Pseudonymizer
-from lambdas.core.schema import EVENT_TYPES
 
 PROGRAMS_DIR = Path(__file__).resolve().parents[2] / "programs"
 RECEIVED_AT_MS = 1_800_000_000_000  # 2027-01-15T08:00:00Z

@@ -1,7 +1,7 @@
 # Look-alike characters (full-width digits, Cyrillic letters, Unicode dashes) are the subject
 # of these tests, so ruff's warning about ambiguous characters does not apply.
 # ruff: noqa: RUF001
-"""Detectors, look-alikes, evasions and for-all privacy properties of lambdas.core.redact.
+"""Detectors, look-alikes, evasions and for-all privacy properties of ilake_contract.redact.
 
 The example tests pin the exact output of every detector (DESIGN 4.4). The hypothesis properties
 are the privacy contract itself: a valid secret planted anywhere in arbitrary text never survives
@@ -27,8 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambdas.core import redact as redact_module
-from lambdas.core.redact import (
+from ilake_contract import redact as redact_module
+from ilake_contract.redact import (
     DETECTORS,
     PLACEHOLDER,
     Redactor,
@@ -1184,7 +1184,7 @@ def test_phone_plans_load_on_the_first_candidate_not_at_import():
     number never pays them."""
     code = (
         "import sys\n"
-        "from lambdas.core.redact import Redactor\n"
+        "from ilake_contract.redact import Redactor\n"
         "redactor = Redactor()\n"
         "print('phonenumbers' in sys.modules)\n"
         "print(redactor.redact('Order 12345678').text, 'phonenumbers' in sys.modules)\n"

@@ -9,7 +9,7 @@ stores the same values from the minimized event as it would from the raw one):
 
 1. Not captured at all (None), in the server's order and under the server's reason codes: a
    type the program does not collect (checked first: the agent reads no further what it drops);
-   an event the server's own checks refuse (lambdas/core/validation.py: a missing field, a wrong
+   an event the server's own checks refuse (ilake_contract.validation: a missing field, a wrong
    JSON type, a value out of range or too long, an unknown type, a bad id); a `ts` more than 30
    days old or 10 minutes ahead of this machine's clock; an event from a denied app, or from an
    app outside the program's allowlist (the server's globs: built-in denials plus the program's,
@@ -84,17 +84,17 @@ from typing import Any, Final
 import msgspec
 from msgspec import UNSET
 
-from lambdas.core.programs import DEFAULT_DENIED_APPS, app_denied, glob_regex
-from lambdas.core.redact import DETECTORS, Redactor
-from lambdas.core.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES, NESTED, EventId
-from lambdas.core.validation import (
+from ilake_contract.apps import DEFAULT_DENIED_APPS, app_denied, glob_regex
+from ilake_contract.redact import DETECTORS, Redactor
+from ilake_contract.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES, NESTED, EventId
+from ilake_contract.validation import (
     INVALID_REASONS,
     MAX_CLOCK_SKEW_MS,
     MAX_EVENT_AGE_MS,
     POINTER_TYPES,
     judge,
 )
-from lambdas.core.vocabulary import (
+from ilake_contract.vocabulary import (
     CAPTURE_REASONS,
     MIME,
     ROLE,
@@ -107,7 +107,7 @@ TEXT_MODES: Final = frozenset({"drop", "hash", "common"})
 URL_MODES: Final = frozenset({"drop", "common"})
 MEMO_SIZE: Final = 4096
 
-# Schema limits (lambdas/core/schema.py) the minimized text must fit.
+# Schema limits (contract/ilake_contract/schema.py) the minimized text must fit.
 MAX_TITLE = 1024
 MAX_URL = 4096
 MAX_TARGET_NAME = 1024
@@ -179,7 +179,7 @@ class _NoStandIn(Exception):  # internal control flow: never escapes apply() or 
     """A key the server would not keep and no stand-in of its class: not captured."""
 
 
-# --- the server's classifications (lambdas/core/vocabulary.py, shared) -----------------------
+# --- the server's classifications (ilake_contract.vocabulary, shared) -------------------------
 
 
 def key_kept(key: str, modifiers: frozenset[str] | None) -> tuple[bool, str]:
