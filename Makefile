@@ -11,18 +11,33 @@ SCAN_STAMP := $(SCAN)/.installed
 # own, since numpy in .venv would slow the `import pyarrow` the cold-start benchmarks measure.
 COMPARE       := .venv-compare
 COMPARE_STAMP := $(COMPARE)/.installed
+UV := uv==0.13.9
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
-.PHONY: demo test lint typecheck unit bench bench-redactors guarantees clean
+.PHONY: demo test lint typecheck unit lock bench bench-redactors guarantees clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# Exactly what requirements.lock names, hash-checked; then the three local packages (contract/,
+# agent/, the server) as editable installs over it, built with the locked setuptools.
+$(STAMP): requirements.lock pyproject.toml contract/pyproject.toml agent/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation \
+		-e ./contract -e ./agent -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Refresh requirements.lock after changing a pin in any of the three pyproject.toml files.
+# ilake-contract and ilake-agent are this repository's own directories, never an index's.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(UV)
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+		--no-emit-package ilake-contract --no-emit-package ilake-agent \
+		--no-emit-package interaction-lake --custom-compile-command "make lock" \
+		--output-file requirements.lock requirements.in
 
 $(SCAN_STAMP):
 	$(PYTHON) -m venv $(SCAN)
@@ -33,7 +48,7 @@ $(SCAN_STAMP):
 $(COMPARE_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(COMPARE)
 	$(COMPARE)/bin/python -m pip install --quiet --upgrade pip
-	$(COMPARE)/bin/python -m pip install --quiet presidio-analyzer==2.2.366 scrubadub==2.0.1 -e .
+	$(COMPARE)/bin/python -m pip install --quiet presidio-analyzer==2.2.366 scrubadub==2.0.1 -e ./contract -e .
 	touch $(COMPARE_STAMP)
 
 demo: $(STAMP)
@@ -42,9 +57,10 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy lambdas ilake ilake_agent infra app.py
+	$(BIN)/mypy lambdas ilake infra app.py contract/ilake_contract agent/ilake_agent
 
 # The fast tests only: the pure core and the CLI, sockets off (tests/unit).
 unit: $(STAMP)

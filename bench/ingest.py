@@ -36,13 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ilake.simulate import make_batch  # noqa: E402
+from ilake_contract.redact import Redactor  # noqa: E402
 from lambdas.core.common_text import fill  # noqa: E402
 from lambdas.core.decode import decode_body  # noqa: E402
 from lambdas.core.lake import INTERACTIONS, SCHEMA_VERSION, to_parquet  # noqa: E402
 from lambdas.core.pipeline import decode_envelope, process_batch  # noqa: E402
 from lambdas.core.programs import parse_program  # noqa: E402
 from lambdas.core.pseudonym import Pseudonymizer  # noqa: E402
-from lambdas.core.redact import Redactor  # noqa: E402
 
 NOW_MS = 1_795_000_000_000
 MAX_BYTES = 5 * 1024 * 1024

@@ -37,11 +37,11 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 from ilake.loadgen import Agent  # noqa: E402
 from ilake.local import LocalStack, free_port, handle  # noqa: E402
 from ilake.simulate import make_batch  # noqa: E402
+from ilake_contract.redact import Redactor  # noqa: E402
 from lambdas.core.lake import to_parquet  # noqa: E402
 from lambdas.core.pipeline import decode_envelope, process_batch  # noqa: E402
 from lambdas.core.programs import load_programs  # noqa: E402
 from lambdas.core.pseudonym import Pseudonymizer  # noqa: E402
-from lambdas.core.redact import Redactor  # noqa: E402
 from lambdas.core.settings import BUNDLED_PROGRAMS  # noqa: E402
 
 PROGRAM = "menu-navigation"

@@ -60,8 +60,8 @@ from typing import Any, Protocol
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lambdas.core import redact  # noqa: E402
-from lambdas.core.redact import DETECTORS, Redactor, normalize  # noqa: E402
+from ilake_contract import redact  # noqa: E402
+from ilake_contract.redact import DETECTORS, Redactor, normalize  # noqa: E402
 from tests.corpus import corpus as benign_corpus  # noqa: E402
 from tests.corpus.secrets import iban_for, luhn_complete  # noqa: E402
 
@@ -673,14 +673,14 @@ def versions(tools: Sequence[Tool]) -> dict[str, str]:
         ).stdout.strip()
 
     try:
-        commit = git("log", "-1", "--format=%h", "--", "lambdas/core/redact.py")
-        if git("status", "--porcelain", "--", "lambdas/core/redact.py"):
+        commit = git("log", "-1", "--format=%h", "--", "contract/ilake_contract/redact.py")
+        if git("status", "--porcelain", "--", "contract/ilake_contract/redact.py"):
             commit += ", with local changes"
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     found = {
         "Python": platform.python_version(),
-        "ours": f"lambdas/core/redact.py as of commit {commit}",
+        "ours": f"contract/ilake_contract/redact.py as of commit {commit}",
         "phonenumbers": version("phonenumbers"),
     }
     names = {tool.name for tool in tools}

@@ -10,20 +10,18 @@ read and add the programs' common-text items (it can mark a text common, never w
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Duration, Size, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambdas.adapters.text_store import COUNT_WRITES
 from lambdas.core.names import KEY_ALIAS_PREFIX
 
+from .function_runtime import FunctionRuntime
 from .grants import LakeGrants
-from .ingest_api import lake_function
 from .nag import acknowledge
 from .program_keys import ProgramKey
 from .runtime_tables import RuntimeTables
@@ -54,19 +52,12 @@ class Compaction(Construct):
         lake: s3.IBucket,
         keys: dict[str, ProgramKey],
         tables: RuntimeTables,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        logs_key: kms.IKey,
-        retention_days: int,
-        removal: RemovalPolicy,
+        runtime: FunctionRuntime,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function, _ = lake_function(
+        self.function, _ = runtime.function(
             self,
             "Compaction",
-            code=code,
-            layer=layer,
-            logs_key=logs_key,
             handler=HANDLER,
             environment={
                 "LAKE_BUCKET": lake.bucket_name,
@@ -79,8 +70,6 @@ class Compaction(Construct):
             memory=2048,
             timeout=Duration.minutes(15),
             concurrency=None,
-            retention_days=retention_days,
-            removal=removal,
             no_dlq=NO_DLQ,
             no_reservation=NO_RESERVATION,
             ephemeral_storage=Size.gibibytes(8),  # spilled buckets and parts of a large hour

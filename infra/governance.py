@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -22,8 +21,8 @@ from lambdas.core import resources
 from lambdas.core.names import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
 
 from .defaults import rotated_key
+from .function_runtime import FunctionRuntime
 from .grants import LakeGrants
-from .ingest_api import lake_function, log_retention
 from .nag import acknowledge
 from .program_keys import ProgramKey
 from .runtime_tables import RuntimeTables
@@ -60,10 +59,7 @@ class GovernanceWorkflows(Construct):
         lake: s3.IBucket,
         keys: dict[str, ProgramKey],
         tables: RuntimeTables,
-        code: lambda_.Code,
-        layer: lambda_.ILayerVersion,
-        logs_key: kms.IKey,
-        retention_days: int,
+        runtime: FunctionRuntime,
         removal: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -79,19 +75,14 @@ class GovernanceWorkflows(Construct):
             memory: int,
             timeout: Duration,
         ) -> lambda_.Function:
-            made, _ = lake_function(
+            made, _ = runtime.function(
                 self,
                 construct_id,
-                code=code,
-                layer=layer,
-                logs_key=logs_key,
                 handler=handler,
                 environment=environment,
                 memory=memory,
                 timeout=timeout,
                 concurrency=None,
-                retention_days=retention_days,
-                removal=removal,
                 no_dlq=NO_DLQ,
                 no_reservation=NO_RESERVATION,
             )
@@ -128,8 +119,8 @@ class GovernanceWorkflows(Construct):
             "Logs",
             # AWS's prefix for vended logs: delivery needs no per-group resource policy entry
             log_group_name="/aws/vendedlogs/states/ilake-governance",
-            encryption_key=logs_key,
-            retention=log_retention(retention_days),
+            encryption_key=runtime.logs_key,
+            retention=runtime.retention,
             removal_policy=removal,
         )
         # Execution history keeps each execution's input for 90 days, and an erase-subject

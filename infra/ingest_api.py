@@ -7,13 +7,10 @@ reach the handler intact. Execution logging never includes request or response d
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -25,31 +22,11 @@ from lambdas.core.lake import program_prefix
 from lambdas.core.settings import limits_environment
 
 from .config import AppConfig
-from .defaults import rotated_key
+from .function_runtime import FunctionRuntime
 from .nag import acknowledge, skip_checkov
 from .program_keys import ProgramKey
-from .runtime_layer import RuntimeLayer
 from .runtime_tables import RuntimeTables
 
-ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = lambda_.Runtime.PYTHON_3_14  # the newest Python; cdk-nag's L1 rule wants the latest
-ARCHITECTURE = lambda_.Architecture.ARM_64
-# The function asset: the runtime package and the program files, nothing else of the repo.
-CODE_EXCLUDES = [
-    "*",
-    ".*",
-    "!lambdas",
-    "!lambdas/**",
-    "!programs",
-    "!programs/**",
-    "**/__pycache__",
-]
-
-
-NO_VPC = (
-    "The functions call only AWS APIs (S3, DynamoDB, KMS, Secrets Manager) over TLS with IAM; "
-    "a VPC would add NAT or endpoints without narrowing what they can reach."
-)
 NO_DLQ = (
     "Invoked synchronously by API Gateway only: failures return to the agent, which retries "
     "from its spool; there are no asynchronous events to dead-letter."
@@ -74,20 +51,13 @@ class IngestApi(Construct):
         lake: s3.IBucket,
         keys: dict[str, ProgramKey],
         tables: RuntimeTables,
+        runtime: FunctionRuntime,
         removal: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
-        self.logs_key = rotated_key(
-            self,
-            "LogsKey",
-            description="Interaction Lake API and Lambda log groups",
-            removal=removal,
-        )
-        self.logs_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{region}.amazonaws.com"))
-        self.layer = RuntimeLayer(self, "Dependencies", runtime=RUNTIME, architecture=ARCHITECTURE)
+        self._runtime = runtime
         self.log_groups: dict[str, logs.LogGroup] = {}
-        code = self.code = lambda_.Code.from_asset(str(ROOT), exclude=CODE_EXCLUDES)
         environment = {
             "LAKE_BUCKET": lake.bucket_name,
             **tables.environment(
@@ -103,33 +73,27 @@ class IngestApi(Construct):
         }
         self.ingest = self._function(
             "Ingest",
-            code,
             handler="lambdas.ingest.handler.handler",
             environment=environment,
             memory=1769,  # one full vCPU: the core is CPU-bound
             timeout=Duration.seconds(29),
             concurrency=config.ingest_concurrency,
-            retention_days=config.log_retention_days,
-            removal=removal,
         )
         self.authorizer_fn = self._function(
             "Authorizer",
-            code,
             handler="lambdas.authorizer.handler.handler",
             environment=tables.environment(resources.AGENTS),
             memory=256,
             timeout=Duration.seconds(5),
             concurrency=None,
-            retention_days=config.log_retention_days,
-            removal=removal,
         )
         self._grant(lake, keys, tables, region)
 
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",
-            encryption_key=self.logs_key,
-            retention=log_retention(config.log_retention_days),
+            encryption_key=runtime.logs_key,
+            retention=runtime.retention,
             removal_policy=removal,
         )
         self.api = apigw.RestApi(
@@ -261,29 +225,21 @@ class IngestApi(Construct):
     def _function(
         self,
         construct_id: str,
-        code: lambda_.Code,
         *,
         handler: str,
         environment: dict[str, str],
         memory: int,
         timeout: Duration,
         concurrency: int | None,
-        retention_days: int,
-        removal: RemovalPolicy,
     ) -> lambda_.Function:
-        function, self.log_groups[construct_id] = lake_function(
+        function, self.log_groups[construct_id] = self._runtime.function(
             self,
             construct_id,
-            code=code,
-            layer=self.layer.layer,
-            logs_key=self.logs_key,
             handler=handler,
             environment=environment,
             memory=memory,
             timeout=timeout,
             concurrency=concurrency,
-            retention_days=retention_days,
-            removal=removal,
             no_dlq=NO_DLQ,
             no_reservation=NO_RESERVATION,
         )
@@ -392,88 +348,3 @@ class IngestApi(Construct):
             resource_arn=self.api.deployment_stage.stage_arn,
             web_acl_arn=acl.attr_arn,
         )
-
-
-def lake_function(
-    scope: Construct,
-    construct_id: str,
-    *,
-    code: lambda_.Code,
-    layer: lambda_.ILayerVersion,
-    logs_key: kms.IKey,
-    handler: str,
-    environment: dict[str, str],
-    memory: int,
-    timeout: Duration,
-    concurrency: int | None,
-    retention_days: int,
-    removal: RemovalPolicy,
-    no_dlq: str,
-    no_reservation: str,
-    ephemeral_storage: Size | None = None,
-) -> tuple[lambda_.Function, logs.LogGroup]:
-    """One of the project's Lambdas: the newest Python on arm64, the shared layer, its own role
-    and encrypted log group, encrypted environment; `no_dlq` and `no_reservation` say why this
-    function has no dead-letter queue and (without `concurrency`) no reserved concurrency."""
-    log_group = logs.LogGroup(
-        scope,
-        f"{construct_id}Logs",
-        encryption_key=logs_key,
-        retention=log_retention(retention_days),
-        removal_policy=removal,
-    )
-    role = iam.Role(
-        scope,
-        f"{construct_id}Role",
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        description=f"Interaction Lake {construct_id.lower()} Lambda",
-    )
-    function = lambda_.Function(
-        scope,
-        construct_id,
-        runtime=RUNTIME,
-        architecture=ARCHITECTURE,
-        code=code,
-        handler=handler,
-        layers=[layer],
-        memory_size=memory,
-        timeout=timeout,
-        environment={"POWERTOOLS_SERVICE_NAME": construct_id.lower(), **environment},
-        environment_encryption=logs_key,
-        reserved_concurrent_executions=concurrency,
-        ephemeral_storage_size=ephemeral_storage,
-        log_group=log_group,
-        logging_format=lambda_.LoggingFormat.JSON,
-        role=role,
-    )
-    log_group.grant_write(role)
-    acknowledge(function, NO_VPC, "HIPAA.Security-LambdaInsideVPC")
-    skip_checkov(function, "CKV_AWS_117", NO_VPC)
-    acknowledge(function, no_dlq, "HIPAA.Security-LambdaDLQ")
-    skip_checkov(function, "CKV_AWS_116", no_dlq)
-    if concurrency is None:
-        acknowledge(function, no_reservation, "HIPAA.Security-LambdaConcurrency")
-        skip_checkov(function, "CKV_AWS_115", no_reservation)
-    return function, log_group
-
-
-_RETENTION = {
-    1: logs.RetentionDays.ONE_DAY,
-    3: logs.RetentionDays.THREE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS,
-    30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS,
-    90: logs.RetentionDays.THREE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR,
-    731: logs.RetentionDays.TWO_YEARS,
-}
-
-
-def log_retention(days: int) -> logs.RetentionDays:
-    """The shortest CloudWatch retention that keeps logs at least `days` days."""
-    return next(
-        (value for limit, value in sorted(_RETENTION.items()) if limit >= days),
-        logs.RetentionDays.TWO_YEARS,
-    )

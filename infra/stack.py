@@ -11,6 +11,7 @@ from .access import LakeAccess
 from .catalog import LakeCatalog
 from .compaction import Compaction
 from .config import AppConfig
+from .function_runtime import FunctionRuntime
 from .governance import GovernanceWorkflows
 from .ingest_api import IngestApi
 from .lake_storage import LakeStorage
@@ -42,6 +43,9 @@ class InteractionLakeStack(Stack):
             bytes_cutoff=config.athena_bytes_cutoff,
             removal=removal,
         )
+        self.runtime = FunctionRuntime(
+            self, "Runtime", retention_days=config.log_retention_days, removal=removal
+        )
         self.api = IngestApi(
             self,
             "Ingest",
@@ -49,6 +53,7 @@ class InteractionLakeStack(Stack):
             lake=self.storage.bucket,
             keys=self.keys,
             tables=self.tables,
+            runtime=self.runtime,
             removal=removal,
         )
         self.workflows = GovernanceWorkflows(
@@ -57,10 +62,7 @@ class InteractionLakeStack(Stack):
             lake=self.storage.bucket,
             keys=self.keys,
             tables=self.tables,
-            code=self.api.code,
-            layer=self.api.layer.layer,
-            logs_key=self.api.logs_key,
-            retention_days=config.log_retention_days,
+            runtime=self.runtime,
             removal=removal,
         )
         self.compaction = Compaction(
@@ -69,11 +71,7 @@ class InteractionLakeStack(Stack):
             lake=self.storage.bucket,
             keys=self.keys,
             tables=self.tables,
-            code=self.api.code,
-            layer=self.api.layer.layer,
-            logs_key=self.api.logs_key,
-            retention_days=config.log_retention_days,
-            removal=removal,
+            runtime=self.runtime,
         )
         self.access = LakeAccess(
             self,

@@ -14,8 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ilake_contract.validation import POINTER_TYPES
+
 from .batch_policy import BatchPolicy, Place, Who
-from .validation import POINTER_TYPES
 
 
 @dataclass(slots=True)

@@ -14,13 +14,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from . import schema as s
+from ilake_contract import schema as s
+from ilake_contract.redact import Redactor, normalize
+from ilake_contract.vocabulary import safe_token
+
 from .common_text import canonical, text_id
 from .prefilter import BULK_MIN_TEXTS, redact_all
 from .programs import Program
 from .pseudonym import Pseudonymizer
-from .redact import Redactor, normalize
-from .vocabulary import safe_token
 
 
 @dataclass(slots=True)

@@ -18,17 +18,10 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
-from . import schema as s
-from .admission import admit
-from .batch_policy import BatchPolicy
-from .common_text import pending_ids
-from .errors import MalformedBatch, TooLarge, UnsupportedSchema
-from .programs import Program
-from .pseudonym import Pseudonymizer
-from .redact import Redactor
-from .rows import build_rows
-from .validation import DAY_MS as DAY_MS  # settings and tests read it here
-from .validation import (
+from ilake_contract import schema as s
+from ilake_contract.redact import Redactor
+from ilake_contract.validation import DAY_MS as DAY_MS  # settings and tests read it here
+from ilake_contract.validation import (
     INVALID_REASONS,
     MAX_CLOCK_SKEW_MS,
     MAX_EVENT_AGE_MS,
@@ -37,6 +30,14 @@ from .validation import (
     lenient,
     reason,
 )
+
+from .admission import admit
+from .batch_policy import BatchPolicy
+from .common_text import pending_ids
+from .errors import MalformedBatch, TooLarge, UnsupportedSchema
+from .programs import Program
+from .pseudonym import Pseudonymizer
+from .rows import build_rows
 
 
 @dataclass(frozen=True, slots=True)

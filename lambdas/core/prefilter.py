@@ -1,6 +1,6 @@
 """The detectors' triggers over a whole batch at once, in RE2 (pyarrow.compute).
 
-Asked one text at a time in Python, the triggers (TRIGGERS in lambdas/core/redact.py) cost a few
+Asked one text at a time in Python, the triggers (ilake_contract.redact.TRIGGERS) cost a few
 microseconds per distinct text: the most a batch whose every title is new pays per event. Here
 each trigger is one vectorized match over all of the batch's distinct texts, and only the texts a
 trigger matches reach the Python validators. The answer is the same as the one-at-a-time
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .redact import TRIGGERS, Redaction, Redactor, normalize, triggered_by
+from ilake_contract.redact import TRIGGERS, Redaction, Redactor, normalize, triggered_by
 
 _ZERO = pa.scalar(0, pa.int32())
 _BITS = tuple(pa.scalar(1 << i, pa.int32()) for i in range(len(TRIGGERS)))

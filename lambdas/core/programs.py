@@ -10,19 +10,18 @@ file leaves out takes the most restrictive value.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import re
 import tomllib
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta, Struct
 
-from .redact import DETECTORS
-from .schema import EVENT_TYPES
+from ilake_contract.apps import DEFAULT_DENIED_APPS, app_denied, glob_regex
+from ilake_contract.redact import DETECTORS
+from ilake_contract.schema import EVENT_TYPES
 
 PROGRAM_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
@@ -41,60 +40,6 @@ LawfulBasis = Literal[
     "public_task",
     "legitimate_interests",
 ]
-
-# Applications whose events are dropped whole in every program: password managers, messaging and
-# mail, HR and performance tools. Matched case-insensitively against app name and bundle id.
-DEFAULT_DENIED_APPS: tuple[str, ...] = (
-    # password managers
-    "*1password*",
-    "*bitwarden*",
-    "*lastpass*",
-    "*keepass*",
-    "*dashlane*",
-    "*keeper*",
-    "*keychain*",
-    "*nordpass*",
-    "*enpass*",
-    "*proton pass*",
-    "com.apple.passwords*",
-    "passwords",
-    "*agilebits*",
-    "*onepassword*",
-    # messaging and mail
-    "*slack*",
-    "*teams*",
-    "*signal*",
-    "*whatsapp*",
-    "*telegram*",
-    "*discord*",
-    "*messenger*",
-    "*imessage*",
-    "com.apple.mobilesms*",
-    "messages",
-    "*wechat*",
-    "*skype*",
-    "*zoom*",
-    "*outlook*",
-    "*thunderbird*",
-    "com.apple.mail*",
-    "mail",
-    "*gmail*",
-    "*mattermost*",
-    "*rocket.chat*",
-    "*element*",
-    # HR and performance
-    "*workday*",
-    "*bamboohr*",
-    "*lattice*",
-    "*cultureamp*",
-    "*culture amp*",
-    "*15five*",
-    "*successfactors*",
-    "*personio*",
-    "*hibob*",
-    "*betterworks*",
-    "*leapsome*",
-)
 
 
 class TextPolicy(Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -235,24 +180,6 @@ class Program:
 
 
 _MAX_DECISIONS = 4096
-
-
-def app_denied(
-    deny: re.Pattern[str], allow: re.Pattern[str] | None, name: str | None, bundle_id: str | None
-) -> bool:
-    """Whether an app's events are dropped whole: denied by name or bundle id (casefolded
-    globs), or outside the allowlist; with an allowlist, an app that names nothing is denied.
-    The server and the agent (ilake_agent.policy) decide with this one function."""
-    candidates = [c.casefold() for c in (name, bundle_id) if c]
-    if any(deny.fullmatch(c) for c in candidates):
-        return True
-    if allow is not None:
-        return not any(allow.fullmatch(c) for c in candidates)
-    return False
-
-
-def glob_regex(patterns: Iterable[str]) -> re.Pattern[str]:
-    return re.compile("|".join(fnmatch.translate(p.casefold()) for p in patterns) or "(?!)")
 
 
 def parse_program(data: bytes, source: str, expected_name: str | None = None) -> Program:

@@ -15,11 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import lake
-from .admission import Admitted
-from .batch_policy import BatchPolicy, merge
-from .validation import POINTER_TYPES
-from .vocabulary import (
+from ilake_contract.validation import POINTER_TYPES
+from ilake_contract.vocabulary import (
     CAPTURE_REASONS,
     MIME,
     MODIFIER_ORDER,
@@ -29,6 +26,10 @@ from .vocabulary import (
     shortcut_key,
     text_classes,
 )
+
+from . import lake
+from .admission import Admitted
+from .batch_policy import BatchPolicy, merge
 
 _TARGET_TYPES = frozenset({"pointer.click", "text.input", "menu.select"})
 _CLIPBOARD_CONTENT = {"clipboard_content": 1}

@@ -3,7 +3,7 @@
     python -m lambdas.core.schema_doc          # rewrite the document
     python -m lambdas.core.schema_doc --check  # exit 1 if it is stale
 
-Types, limits and what is required come from `lambdas.core.schema` itself, so the document
+Types, limits and what is required come from `ilake_contract.schema` itself, so the document
 cannot drift from what the server enforces (a test fails when the file is stale). What the
 server keeps of each field is said here in words, and every field must have some: a new field
 without them stops the generator. The example of each type is validated against the server's
@@ -22,8 +22,8 @@ from typing import Any, Final
 
 import msgspec
 
-from . import schema as s
-from .validation import INVALID_REASONS, POLICY_REASONS, SERVER_ONLY_REASONS
+from ilake_contract import schema as s
+from ilake_contract.validation import INVALID_REASONS, POLICY_REASONS, SERVER_ONLY_REASONS
 
 DOCUMENT: Final = Path(__file__).resolve().parents[2] / "docs" / "event-schema.md"
 EXAMPLE_TS: Final = 1_800_000_000_000  # 2027-01-15T08:00:00Z
@@ -279,8 +279,8 @@ def render() -> str:
     lines = [
         "# Event schema `interaction/1`",
         "",
-        "<!-- Generated from lambdas/core/schema.py by `python -m lambdas.core.schema_doc`: do "
-        "not edit by hand. -->",
+        "<!-- Generated from contract/ilake_contract/schema.py by "
+        "`python -m lambdas.core.schema_doc`: do not edit by hand. -->",
         "",
         "What an agent sends: a batch (the envelope) of events, each a JSON object. "
         "`ilake agent run --source stdin-jsonl` reads one event per line, exactly as in the "

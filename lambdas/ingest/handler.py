@@ -51,7 +51,7 @@ def _authorized(name: str) -> str | None:
 
 # OpenAPI route metadata (lambdas/ingest/openapi.py builds the document from it). The routes say
 # which answers they give and what each means; openapi.py attaches the bodies by status, from the
-# error types in lambdas/core/errors.py, and the request body, from lambdas/core/schema.py.
+# error types in lambdas/core/errors.py, and the request body, from ilake_contract.schema.
 _SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 _GATEWAY = ' (or API Gateway\'s own `{"message": ...}` answer)'
 _DEFAULTS = Limits()  # the limits the route descriptions quote (settings may set others)

@@ -3,7 +3,7 @@
 Powertools' resolver writes the paths, operations and answers from the routes' metadata in
 `lambdas.ingest.handler`; this module adds what the resolver cannot see:
 - the request body of POST .../batches, generated from the msgspec types the pipeline decodes
-  with (`lambdas.core.schema`), and the optional `Content-Encoding: gzip` header;
+  with (`ilake_contract.schema`), and the optional `Content-Encoding: gzip` header;
 - the body of every answer, by status: our errors from the error types in `lambdas.core.errors`
   (their codes grouped by status), the 423 from the program states, the policy from the program
   file types, and API Gateway's own `{"message": ...}` answers where the gateway may answer;
@@ -27,8 +27,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct
 
+from ilake_contract import schema as s
 from lambdas.core import errors
-from lambdas.core import schema as s
 from lambdas.core.decode import ENCODINGS, JSON_TYPES
 from lambdas.core.pipeline import _SCHEMA_OK, Limits
 from lambdas.core.programs import PROGRAM_NAME, AppPolicy, CollectPolicy, ProgramFile, TextPolicy

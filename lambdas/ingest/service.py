@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ilake_contract.redact import Redactor
 from lambdas.adapters.program_state import read_status
 from lambdas.adapters.text_store import TextStore
 from lambdas.core.common_text import AGENT_METADATA, fill
@@ -48,7 +49,6 @@ from lambdas.core.lake import object_key, put_args, to_parquet
 from lambdas.core.pipeline import BatchOutcome, decode_envelope, process_batch
 from lambdas.core.programs import PROGRAM_NAME, Program, load_programs
 from lambdas.core.pseudonym import Pseudonymizer
-from lambdas.core.redact import Redactor
 from lambdas.core.settings import Settings
 from lambdas.core.state import ProgramStatus
 

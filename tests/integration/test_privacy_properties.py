@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ilake.simulate import make_event
-from lambdas.core.schema import EVENT_TYPES
+from ilake_contract.schema import EVENT_TYPES
 from tests.corpus.secrets import iban_for, luhn_complete
 from tests.support.api import gzip_event, invoke
 from tests.support.lake import Lake

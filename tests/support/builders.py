@@ -9,8 +9,8 @@ from typing import Any
 
 import msgspec
 
+from ilake_contract.schema import EVENT_TYPES
 from lambdas.core.programs import Program, parse_program
-from lambdas.core.schema import EVENT_TYPES
 
 PROGRAMS_DIR = Path(__file__).resolve().parents[2] / "programs"
 RECEIVED_AT_MS = 1_800_000_000_000  # 2027-01-15T08:00:00Z

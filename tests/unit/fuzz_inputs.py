@@ -5,7 +5,7 @@ Four families, each built to reach a different part of the decoder and the polic
   surrogates, invalid UTF-8, duplicate keys), to be spliced into any field of a valid batch;
 - schema-shaped events with random mutations (fields dropped, inserted, retyped, out of range);
 - planted secrets of every detector, disguised the way evaders and odd keyboards do it;
-- regex-adversarial texts for every detector pattern in lambdas.core.redact.
+- regex-adversarial texts for every detector pattern in ilake_contract.redact.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import phonenumbers
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from lambdas.core.schema import EVENT_TYPES
+from ilake_contract.schema import EVENT_TYPES
 from tests.corpus.secrets import iban_for, luhn_complete
 from tests.support.builders import RECEIVED_AT_MS, make_batch, make_event
 

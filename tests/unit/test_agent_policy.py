@@ -30,12 +30,13 @@ from ilake import simulate
 from ilake_agent import policy as client_policy
 from ilake_agent import policy_capture, policy_rules
 from ilake_agent.policy import NOT_CAPTURED, ClientPolicy, PolicyError
+from ilake_contract import schema as s
+from ilake_contract.apps import DEFAULT_DENIED_APPS
+from ilake_contract.redact import DETECTORS, Redactor, normalize
 from lambdas.core import rows as server_rows
-from lambdas.core import schema as s
 from lambdas.core.lake import COLUMNS
-from lambdas.core.programs import DEFAULT_DENIED_APPS, Program, load_programs
+from lambdas.core.programs import Program, load_programs
 from lambdas.core.pseudonym import Pseudonymizer
-from lambdas.core.redact import DETECTORS, Redactor, normalize
 from tests.support.builders import (
     PROGRAMS_DIR,
     RECEIVED_AT_MS,
@@ -1011,8 +1012,8 @@ def test_describe_explains_the_text_modes() -> None:
 
 
 def test_client_and_server_share_one_vocabulary() -> None:
-    """No copies to drift: both sides use lambdas/core/vocabulary.py."""
-    from lambdas.core import vocabulary
+    """No copies to drift: both sides use contract/ilake_contract/vocabulary.py."""
+    from ilake_contract import vocabulary
 
     assert client_policy.classify_key is vocabulary.classify_key is server_rows.classify_key
     assert client_policy.shortcut_key is vocabulary.shortcut_key is server_rows.shortcut_key

@@ -40,10 +40,11 @@ from ilake_agent.policy import (
     SERVER_REASON,
     ClientPolicy,
 )
-from lambdas.core import schema as s
-from lambdas.core.programs import DEFAULT_DENIED_APPS, Program, load_programs
-from lambdas.core.validation import INVALID_REASONS
-from lambdas.core.validation import POLICY_REASONS as SERVER_POLICY_REASONS
+from ilake_contract import schema as s
+from ilake_contract.apps import DEFAULT_DENIED_APPS
+from ilake_contract.validation import INVALID_REASONS
+from ilake_contract.validation import POLICY_REASONS as SERVER_POLICY_REASONS
+from lambdas.core.programs import Program, load_programs
 from tests.support.builders import PROGRAMS_DIR, RECEIVED_AT_MS, make_event, make_program
 from tests.support.data_path import run
 

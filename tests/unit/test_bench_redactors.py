@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from bench import redactors as bench
-from lambdas.core.redact import DETECTORS, Redactor, normalize
+from ilake_contract.redact import DETECTORS, Redactor, normalize
 from tests.corpus import corpus
 
 PER_VARIANT = 2

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdas.core.redact import normalize
+from ilake_contract.redact import normalize
 from tests.corpus import VENDORED, corpus
 from tests.corpus.benign import generate
 from tests.support.builders import make_event

@@ -40,7 +40,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lambdas.core import redact, schema
+from ilake_contract import redact, schema
+from ilake_contract.apps import DEFAULT_DENIED_APPS, glob_regex
+from ilake_contract.redact import DETECTORS, PLACEHOLDER, Redactor, normalize
+from ilake_contract.vocabulary import MIME, NAMED_KEYS, ROLE
 from lambdas.core.decode import check_media, decode_body
 from lambdas.core.errors import (
     IngestError,
@@ -58,10 +61,8 @@ from lambdas.core.pipeline import (
     decode_envelope,
     process_batch,
 )
-from lambdas.core.programs import DEFAULT_DENIED_APPS, Program, glob_regex
+from lambdas.core.programs import Program
 from lambdas.core.pseudonym import Pseudonymizer
-from lambdas.core.redact import DETECTORS, PLACEHOLDER, Redactor, normalize
-from lambdas.core.vocabulary import MIME, NAMED_KEYS, ROLE
 from tests.support.builders import RECEIVED_AT_MS, SECRET, make_batch, make_event, make_program
 
 from . import fuzz_inputs as fz

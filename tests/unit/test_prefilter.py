@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambdas.core import redact
+from ilake_contract import redact
+from ilake_contract.redact import DETECTORS, Redactor, normalize, triggered_by
 from lambdas.core.prefilter import BULK_MIN_TEXTS, redact_all, trigger_bits
-from lambdas.core.redact import DETECTORS, Redactor, normalize, triggered_by
 from tests.corpus.benign import generate
 from tests.unit import fuzz_inputs as fz
 

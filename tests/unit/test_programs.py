@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ilake_contract.redact import DETECTORS
+from ilake_contract.schema import EVENT_TYPES
 from lambdas.core.programs import (
     DEFAULT_DENIED_APPS,
     Program,
@@ -17,8 +19,6 @@ from lambdas.core.programs import (
     load_programs,
     parse_program,
 )
-from lambdas.core.redact import DETECTORS
-from lambdas.core.schema import EVENT_TYPES
 from tests.support.builders import (
     PROGRAM_HEADER,
     PROGRAMS_DIR,

@@ -1,7 +1,7 @@
 # Look-alike characters (full-width digits, Cyrillic letters, Unicode dashes) are the subject
 # of these tests, so ruff's warning about ambiguous characters does not apply.
 # ruff: noqa: RUF001
-"""Detectors, look-alikes, evasions and for-all privacy properties of lambdas.core.redact.
+"""Detectors, look-alikes, evasions and for-all privacy properties of ilake_contract.redact.
 
 The example tests pin the exact output of every detector
 (docs/design.md#redaction-and-pseudonymization). The hypothesis properties are the privacy
@@ -25,11 +25,11 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lambdas.core import redact as redact_module
-from lambdas.core.redact import (
+from ilake_contract import redact as redact_module
+from ilake_contract.redact import (
     DETECTORS,
     PLACEHOLDER,
     Redactor,
@@ -1185,7 +1185,7 @@ def test_phone_plans_load_on_the_first_candidate_not_at_import():
     number never pays them."""
     code = (
         "import sys\n"
-        "from lambdas.core.redact import Redactor\n"
+        "from ilake_contract.redact import Redactor\n"
         "redactor = Redactor()\n"
         "print('phonenumbers' in sys.modules)\n"
         "print(redactor.redact('Order 12345678').text, 'phonenumbers' in sys.modules)\n"
@@ -1304,10 +1304,18 @@ def spelled_emails(draw: st.DrawFn) -> Planted:
     labels = draw(st.lists(_LABEL, min_size=1, max_size=3).filter(lambda ls: ls[0] != "www"))
     labels += draw(st.sampled_from(_SPELLED_TLDS)).split(".")
     case = draw(st.sampled_from([str.lower, str.upper, str.title]))
-    text = case(local) + draw(st.sampled_from(_SPELLED_AT)) + case(labels[0])
-    for label in labels[1:]:
-        text += draw(st.sampled_from(_SPELLED_DOT)) + case(label)
+    at = draw(st.sampled_from(_SPELLED_AT))
+    dots = [draw(st.sampled_from(_SPELLED_DOT)) for _ in labels[1:]]
+    # The documented trade-off: the word "at" and real dots after a plain name ("jane at
+    # example.com") read as ordinary UI text and are kept; only a sign in the name makes it one.
+    assume(at.strip() not in {"at", "AT", "At"} or set(dots) != {"."} or _SIGNED(local))
+    text = case(local) + at + case(labels[0])
+    for dot, label in zip(dots, labels[1:], strict=True):
+        text += dot + case(label)
     return Planted("email", text, f"{local}@{'.'.join(labels)}")
+
+
+_SIGNED = re.compile(r"[\d._+-]").search
 
 
 @PROPERTY

@@ -9,12 +9,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from ilake_contract.schema import EVENT_TYPES
 from lambdas.core import lake
 from lambdas.core.common_text import text_id
 from lambdas.core.pseudonym import Pseudonymizer
-from lambdas.core.schema import EVENT_TYPES
-
-from .conftest import RECEIVED_AT_MS, SECRET, make_event, make_program, rows, run
+from tests.support.builders import RECEIVED_AT_MS, SECRET, make_event, make_program
+from tests.support.data_path import rows, run
 
 PSEUDONYMS = Pseudonymizer(SECRET)
 BATCH_ID = "3f2c4a9e-8b7d-4c61-9e0f-2a1b3c4d5e6f"

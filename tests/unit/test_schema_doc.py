@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from ilake_agent.policy import DENIED_APP, POLICY_REASONS, ClientPolicy
-from lambdas.core import schema as s
+from ilake_contract import schema as s
 from lambdas.core import schema_doc
 from tests.support.builders import encode, make_program
 from tests.support.data_path import ingest, run

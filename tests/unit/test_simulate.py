@@ -18,9 +18,9 @@ from ilake.loadgen import LIMITS, Summary, plan, simulate
 from ilake.simulate import APPS, session_batches
 from ilake.ui import undelivered
 from ilake_agent.client import Client, Limits
+from ilake_contract.schema import EVENT_TYPES
 from lambdas.core.pipeline import Limits as IngestLimits
 from lambdas.core.programs import Program, load_programs
-from lambdas.core.schema import EVENT_TYPES
 from tests.support.builders import PROGRAMS_DIR, RECEIVED_AT_MS, encode, make_program
 from tests.support.data_path import ingest
 

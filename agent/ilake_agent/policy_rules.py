@@ -12,8 +12,8 @@ from typing import Any, Final
 
 import msgspec
 
-from lambdas.core.validation import INVALID_REASONS, MAX_CLOCK_SKEW_MS, MAX_EVENT_AGE_MS, judge
-from lambdas.core.vocabulary import CAPTURE_REASONS, MIME, safe_token
+from ilake_contract.validation import INVALID_REASONS, MAX_CLOCK_SKEW_MS, MAX_EVENT_AGE_MS, judge
+from ilake_contract.vocabulary import CAPTURE_REASONS, MIME, safe_token
 
 NOT_COLLECTED: Final = "type_not_collected"  # the server says type_not_allowed
 DENIED_APP: Final = "denied_app"

@@ -9,7 +9,7 @@ stores the same values from the minimized event as it would from the raw one):
 
 1. Not captured at all (None), in the server's order and under the server's reason codes: a
    type the program does not collect (checked first: the agent reads no further what it drops);
-   an event the server's own checks refuse (lambdas/core/validation.py: a missing field, a wrong
+   an event the server's own checks refuse (ilake_contract.validation: a missing field, a wrong
    JSON type, a value out of range or too long, an unknown type, a bad id); a `ts` more than 30
    days old or 10 minutes ahead of this machine's clock; an event from a denied app, or from an
    app outside the program's allowlist (the server's globs: built-in denials plus the program's,
@@ -65,11 +65,11 @@ from typing import Any, Final
 
 import msgspec
 
-from lambdas.core.programs import DEFAULT_DENIED_APPS, app_denied, glob_regex
-from lambdas.core.redact import DETECTORS, Redactor
-from lambdas.core.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES, NESTED
-from lambdas.core.validation import POINTER_TYPES, judge
-from lambdas.core.vocabulary import ROLE, classify_key, safe_token, shortcut_key
+from ilake_contract.apps import DEFAULT_DENIED_APPS, app_denied, glob_regex
+from ilake_contract.redact import DETECTORS, Redactor
+from ilake_contract.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES, NESTED
+from ilake_contract.validation import POINTER_TYPES, judge
+from ilake_contract.vocabulary import ROLE, classify_key, safe_token, shortcut_key
 
 from .policy_capture import FastCapture
 from .policy_describe import describe_policy
@@ -106,7 +106,7 @@ from .policy_rules import surrogate_text as surrogate_text
 TEXT_MODES: Final = frozenset({"drop", "hash", "common"})
 URL_MODES: Final = frozenset({"drop", "common"})
 
-# Schema limits (lambdas/core/schema.py) the minimized text must fit.
+# Schema limits (contract/ilake_contract/schema.py) the minimized text must fit.
 MAX_TITLE = 1024
 MAX_URL = 4096
 MAX_TARGET_NAME = 1024
@@ -138,7 +138,7 @@ class PolicyError(ValueError):
     """The policy answer is not a JSON object: nothing can be captured under it."""
 
 
-# --- the server's classifications (lambdas/core/vocabulary.py, shared) -----------------------
+# --- the server's classifications (ilake_contract.vocabulary, shared) -------------------------
 
 
 def key_kept(key: str, modifiers: frozenset[str] | None) -> tuple[bool, str]:

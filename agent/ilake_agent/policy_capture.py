@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from msgspec import UNSET
 
-from lambdas.core.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES, NESTED, EventId
-from lambdas.core.validation import POINTER_TYPES
+from ilake_contract.schema import EVENT_CLASS_BY_TYPE, EVENT_TYPES, NESTED, EventId
+from ilake_contract.validation import POINTER_TYPES
 
 from .policy_rules import (
     CLIPBOARD_CONTENT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lambdas.core.schema import EVENT_TYPES
+from ilake_contract.schema import EVENT_TYPES
 
 if TYPE_CHECKING:
     from .policy import ClientPolicy

@@ -1,1 +1,0 @@
-"""The agent SDK: what runs on employee machines (standard library, msgspec, cryptography only)."""
