@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 
 from infra.config import AppConfig, load_context
+from infra.guard_rules import ControlTowerRules
 from infra.stack import InteractionLakeStack
 
 # What the CDK CLI adds to the context of every `cdk synth`; set here too so that a plain
@@ -26,7 +27,9 @@ def build_app(outdir: str | None = None, context: dict[str, object] | None = Non
     context = {**CLI_CONTEXT, **load_context(), **(context or {})}
     app = cdk.App(outdir=outdir, context=context)
     InteractionLakeStack(app, "InteractionLake", config=AppConfig.from_context(context))
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), HIPAASecurityChecks(app))
+    cdk.Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app), HIPAASecurityChecks(app), ControlTowerRules()
+    )
     return app
 
 

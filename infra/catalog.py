@@ -33,7 +33,7 @@ from lambdas.core.resources import (
 )
 
 from .defaults import encrypted_bucket, rotated_key
-from .nag import acknowledge
+from .nag import acknowledge, acknowledge_guard
 
 
 class LakeCatalog(Construct):
@@ -113,12 +113,26 @@ class LakeCatalog(Construct):
             "replica would outlive erasures.",
             "HIPAA.Security-S3BucketReplicationEnabled",
         )
+        acknowledge_guard(
+            self.results,
+            "Query results are transient (expired after 30 days) and derived from the lake; Object "
+            "Lock would keep query output past the erasures and purges the lake applies.",
+            "s3_bucket_object_lock_enabled_check",
+        )
+        acknowledge_guard(
+            self.results,
+            "Athena writes query results and the analyst who ran the query reads them; nothing "
+            "reacts to a new result object, so there is nothing to notify.",
+            "s3_event_notifications_enabled_check",
+        )
         self.workgroup = athena.CfnWorkGroup(
             self,
             "Workgroup",
             name=WORKGROUP,
             description=WORKGROUP_DESCRIPTION,
             state="ENABLED",
+            # a workgroup holding query executions is deleted only recursively
+            recursive_delete_option=removal is RemovalPolicy.DESTROY,
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
                 enforce_work_group_configuration=True,
                 publish_cloud_watch_metrics_enabled=True,

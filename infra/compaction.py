@@ -20,9 +20,9 @@ from constructs import Construct
 from lambdas.adapters.text_store import COUNT_WRITES
 from lambdas.core.names import KEY_ALIAS_PREFIX
 
-from .function_runtime import FunctionRuntime
+from .function_runtime import NO_VPC, FunctionRuntime
 from .grants import LakeGrants
-from .nag import acknowledge
+from .nag import acknowledge, acknowledge_guard
 from .program_keys import ProgramKey
 from .runtime_tables import RuntimeTables
 
@@ -74,6 +74,7 @@ class Compaction(Construct):
             no_reservation=NO_RESERVATION,
             ephemeral_storage=Size.gibibytes(8),  # spilled buckets and parts of a large hour
         )
+        acknowledge_guard(self.function, NO_VPC, "lambda_inside_vpc_check")
         role = self.function.role
         assert role is not None
         grants = LakeGrants(Stack.of(self), lake=lake, keys=keys, tables=tables)

@@ -21,9 +21,9 @@ from lambdas.core import resources
 from lambdas.core.names import KEY_ALIAS_PREFIX, SECRET_NAME_PREFIX
 
 from .defaults import rotated_key
-from .function_runtime import FunctionRuntime
+from .function_runtime import NO_VPC, FunctionRuntime
 from .grants import LakeGrants
-from .nag import acknowledge
+from .nag import acknowledge, acknowledge_guard
 from .program_keys import ProgramKey
 from .runtime_tables import RuntimeTables
 
@@ -86,6 +86,7 @@ class GovernanceWorkflows(Construct):
                 no_dlq=NO_DLQ,
                 no_reservation=NO_RESERVATION,
             )
+            acknowledge_guard(made, NO_VPC, "lambda_inside_vpc_check")
             return made
 
         self.purge = function(

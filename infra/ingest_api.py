@@ -22,8 +22,8 @@ from lambdas.core.lake import program_prefix
 from lambdas.core.settings import limits_environment
 
 from .config import AppConfig
-from .function_runtime import FunctionRuntime
-from .nag import acknowledge, skip_checkov
+from .function_runtime import NO_VPC, FunctionRuntime
+from .nag import acknowledge, acknowledge_guard, skip_checkov
 from .program_keys import ProgramKey
 from .runtime_tables import RuntimeTables
 
@@ -34,6 +34,11 @@ NO_DLQ = (
 NO_RESERVATION = (
     "Concurrency is bounded by API Gateway throttling; a reservation is set with context "
     "ilake:ingestConcurrency where the account needs it."
+)
+INVOKED_BY_THIS_API = (
+    "CT.LAMBDA.PR.2 wants SourceArn as a string or a plain reference. Each permission's SourceArn "
+    "is this API's own execute-api ARN (API id, account, region, stage and method), which "
+    "CloudFormation can only join (Fn::Join) and the rule cannot read: only this API may invoke."
 )
 NO_CACHE = (
     "Ingest must never be served from a cache: every batch is a write and every policy read "
@@ -126,9 +131,15 @@ class IngestApi(Construct):
                     user=True,
                 ),
                 method_options={
+                    # An override replaces the stage's settings for its method, and CDK's defaults
+                    # there are logging OFF and metrics off: say them again for the one method
+                    # that matters.
                     "/v1/programs/{program}/batches/POST": apigw.MethodDeploymentOptions(
                         throttling_rate_limit=config.throttle_rate,
                         throttling_burst_limit=config.throttle_burst,
+                        metrics_enabled=True,
+                        logging_level=apigw.MethodLoggingLevel.ERROR,
+                        data_trace_enabled=False,
                     )
                 },
             ),
@@ -206,6 +217,11 @@ class IngestApi(Construct):
             "for a Cognito pool.",
             "AwsSolutions-COG4",
         )
+        # the Lambda permissions CDK adds for the methods (under the API) and the authorizer
+        for invoked in (self.api, self.authorizer_fn):
+            acknowledge_guard(
+                invoked, INVOKED_BY_THIS_API, "lambda_function_public_access_prohibited_check"
+            )
         acknowledge(self.api, NO_CACHE, "HIPAA.Security-APIGWCacheEnabledAndEncrypted")
         skip_checkov(self.api.deployment_stage, "CKV_AWS_120", NO_CACHE)
         acknowledge(
@@ -243,6 +259,7 @@ class IngestApi(Construct):
             no_dlq=NO_DLQ,
             no_reservation=NO_RESERVATION,
         )
+        acknowledge_guard(function, NO_VPC, "lambda_inside_vpc_check")
         return function
 
     def _grant(
@@ -341,6 +358,13 @@ class IngestApi(Construct):
             "WAF log records carry full request headers, the agents' bearer tokens included; "
             "the API's own access logs record each request without them.",
             "HIPAA.Security-WAFv2LoggingEnabled",
+        )
+        skip_checkov(
+            acl,
+            "CKV_AWS_192",
+            "No Java runs behind the API (Python Lambdas), so Log4j lookups reach nothing; the "
+            "WebACL is a per-IP rate limit, and batches arrive gzip-compressed, which body rules "
+            "cannot read.",
         )
         wafv2.CfnWebACLAssociation(
             self,

@@ -18,13 +18,36 @@ from lambdas.core.lake import program_prefix
 from lambdas.core.programs import Program
 
 from .defaults import encrypted_bucket, rotated_key
-from .nag import acknowledge, skip_checkov
+from .nag import acknowledge, acknowledge_guard, skip_checkov
 from .program_keys import ProgramKey
 
 NO_REPLICATION = (
     "Replication would put a second copy of personal data in another region that retention, "
     "erasure and purge would then have to chase; durability comes from S3 itself, versioning "
     "and per-program keys (crypto-shredding covers every copy)."
+)
+
+LOGS_SSE_S3 = "S3 server access logging delivers only to buckets with SSE-S3 default encryption."
+LOGS_NOT_LOGGED = (
+    "This is the access-log bucket; logging its own access would log every log delivery, forever."
+)
+NO_OBJECT_EVENTS = (
+    "Nothing reacts to a lake object: compaction runs on a schedule and lists the closed hours, "
+    "governance lists versions. An event target would be one more place that object keys "
+    "(program, hour, batch id) reach and that a purge must clear; access is in the access logs."
+)
+LAKE_NOT_LOCKED = (
+    "Object Lock would break what the lake promises: retention expires objects, an erasure "
+    "rewrites files and deletes their old versions, a purge deletes every version. Versioning "
+    "guards against mistakes; a locked object could not be erased."
+)
+LOGS_NOT_LOCKED = (
+    "Access logs expire after a year and go with the stack when ilake:destroyData is set; Object "
+    "Lock would keep records naming the lake's objects past both."
+)
+LOGS_NO_EVENTS = (
+    "Access-log objects are read by people investigating access; nothing reacts to a new log "
+    "object, so there is nothing to notify."
 )
 
 
@@ -56,22 +79,19 @@ class LakeStorage(Construct):
                 )
             ],
             removal_policy=removal,
+            auto_delete_objects=removal is RemovalPolicy.DESTROY,  # infra/bucket_emptying.py
         )
-        acknowledge(
-            self.access_logs,
-            "S3 server access logging delivers only to buckets with SSE-S3 default encryption.",
-            "HIPAA.Security-S3DefaultEncryptionKMS",
-        )
+        acknowledge(self.access_logs, LOGS_SSE_S3, "HIPAA.Security-S3DefaultEncryptionKMS")
+        acknowledge_guard(self.access_logs, LOGS_SSE_S3, "s3_bucket_default_encryption_kms_check")
+        acknowledge_guard(self.access_logs, LOGS_NOT_LOGGED, "s3_bucket_logging_enabled_check")
+        acknowledge_guard(self.access_logs, LOGS_NOT_LOCKED, "s3_bucket_object_lock_enabled_check")
+        acknowledge_guard(self.access_logs, LOGS_NO_EVENTS, "s3_event_notifications_enabled_check")
         acknowledge(
             self.access_logs,
             NO_REPLICATION,
             "HIPAA.Security-S3BucketReplicationEnabled",
         )
-        skip_checkov(
-            self.access_logs,
-            "CKV_AWS_18",
-            "This is the access-log bucket; logging its own access would log forever.",
-        )
+        skip_checkov(self.access_logs, "CKV_AWS_18", LOGS_NOT_LOGGED)
         self.default_key = rotated_key(
             self,
             "LakeDefaultKey",
@@ -102,6 +122,8 @@ class LakeStorage(Construct):
             removal=removal,
         )
         acknowledge(self.bucket, NO_REPLICATION, "HIPAA.Security-S3BucketReplicationEnabled")
+        acknowledge_guard(self.bucket, LAKE_NOT_LOCKED, "s3_bucket_object_lock_enabled_check")
+        acknowledge_guard(self.bucket, NO_OBJECT_EVENTS, "s3_event_notifications_enabled_check")
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="DenyUnencryptedObjects",

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from lambdas.core.names import key_alias, secret_name
 
+from .defaults import limit_grants_to_aws_services
 from .nag import acknowledge
 
 
@@ -38,6 +39,7 @@ class ProgramKey(Construct):
             pending_window=Duration.days(30),
             removal_policy=removal,
         )
+        limit_grants_to_aws_services(self.key)
         self.secret = secretsmanager.Secret(
             self,
             "Pseudonymization",

@@ -1,4 +1,5 @@
-"""The Interaction Lake stack: composes one Construct per logical unit, nothing else."""
+"""The Interaction Lake stack: composes one Construct per logical unit, then records the
+acknowledgements that span them (log retention, the bucket-emptying handler)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from constructs import Construct
 from lambdas.core import resources
 
 from .access import LakeAccess
+from .bucket_emptying import acknowledge_bucket_emptying
 from .catalog import LakeCatalog
 from .compaction import Compaction
 from .config import AppConfig
+from .controls import acknowledge_log_retention
 from .function_runtime import FunctionRuntime
 from .governance import GovernanceWorkflows
 from .ingest_api import IngestApi
@@ -96,3 +99,5 @@ class InteractionLakeStack(Stack):
             alarm_email=config.alarm_email,
             removal=removal,
         )
+        acknowledge_log_retention(self, config.log_retention_days)
+        acknowledge_bucket_emptying(self)

@@ -30,7 +30,13 @@ def scanner(name: str) -> str:
     return str(path)
 
 
-def test_cfn_lint_finds_no_errors(synth: Synth) -> None:
+# both synths: the opted-in one adds the WAF, the custom domain and CDK's bucket-emptying handler
+BOTH = pytest.mark.parametrize("which", ["synth", "opted_in"])
+
+
+@BOTH
+def test_cfn_lint_finds_no_errors(which: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(which)
     result = subprocess.run(
         [scanner("cfn-lint"), "--format", "parseable", str(template(synth))],
         capture_output=True,
@@ -42,7 +48,9 @@ def test_cfn_lint_finds_no_errors(synth: Synth) -> None:
     assert result.returncode in (0, 4, 8, 12), result.stdout + result.stderr
 
 
-def test_checkov_has_no_failed_checks(synth: Synth) -> None:
+@BOTH
+def test_checkov_has_no_failed_checks(which: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(which)
     result = subprocess.run(
         [
             scanner("checkov"),
@@ -68,7 +76,9 @@ def test_checkov_has_no_failed_checks(synth: Synth) -> None:
     assert report["summary"]["passed"] > 0
 
 
-def test_every_checkov_skip_carries_a_comment(synth: Synth) -> None:
+@BOTH
+def test_every_checkov_skip_carries_a_comment(which: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(which)
     skips = [
         skip
         for resource in synth.template["Resources"].values()
