@@ -30,12 +30,12 @@ def limit_grants_to_aws_services(key: kms.Key) -> None:
     """Deny kms:CreateGrant unless an AWS service asks for it, for a resource of its own.
 
     A grant is a second way to authorize a key's use, outside its key policy, and every promise
-    of the lake rests on key policies. The services the stack encrypts with create their grants
-    with kms:GrantIsForAWSResource true (DynamoDB for its tables, Lambda for its environments)
-    or use the key policy directly (S3, Secrets Manager, Step Functions through kms:ViaService;
-    CloudWatch Logs and alarms as service principals), so nothing they do is refused: the deny
-    names kms:CreateGrant and nothing else. A role holding kms:CreateGrant through IAM can no
-    longer pass a key's powers on (Control Tower's CT.KMS.PR.3)."""
+    of the lake rests on key policies. A service that creates grants for the resources it
+    encrypts (DynamoDB for the tables) does so with kms:GrantIsForAWSResource true; the others
+    use the key policy directly (S3, Secrets Manager and Step Functions for their callers,
+    CloudWatch Logs and alarms as service principals). So nothing they do is refused, and the
+    deny names kms:CreateGrant only; but a role given kms:CreateGrant through IAM can no longer
+    pass a key's powers on (Control Tower's CT.KMS.PR.3)."""
     key.add_to_resource_policy(
         iam.PolicyStatement(
             sid="DenyGrantsNotForAwsResources",

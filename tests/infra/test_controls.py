@@ -138,8 +138,8 @@ def test_every_key_policy_denies_grants_that_are_not_for_an_aws_resource(
         assert denied(
             deny, {"kms:GrantIsForAWSResource": False, "aws:PrincipalIsAWSService": False}
         )
-        # ... a service's grant for its resource (DynamoDB's tables, Lambda's environments) and
-        # a service principal's own call are not
+        # ... a service's grant for a resource of its own (DynamoDB's, for the tables) and a
+        # service principal's own call are not
         assert not denied(
             deny, {"kms:GrantIsForAWSResource": True, "aws:PrincipalIsAWSService": False}
         )
