@@ -4,12 +4,14 @@ on grants, the stage's method settings, and a stack that can be destroyed only w
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.nag import GUARD_PLUGIN
+from tests.support.lake import REGION
 from tests.support.synth import Synth
 
 pytestmark = pytest.mark.infra
@@ -102,6 +104,17 @@ def test_an_unacknowledged_guard_finding_fails_the_synth(tmp_path: Path) -> None
 # -- key policies: grants only for AWS resources -------------------------------------------------
 
 
+def program_key(built: Synth, program: str) -> str:
+    """The logical id of a program's key, from its alias."""
+    [alias] = [
+        a["Properties"]
+        for a in built.resources("AWS::KMS::Alias").values()
+        if a["Properties"]["AliasName"] == f"alias/ilake/{program}"
+    ]
+    target = alias["TargetKeyId"]
+    return str(target["Ref"] if "Ref" in target else target["Fn::GetAtt"][0])
+
+
 def grant_denies(key: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         s
@@ -166,6 +179,64 @@ def test_the_keys_stay_usable_by_the_services_that_encrypt_with_them(synth: Synt
         for t in synth.resources("AWS::DynamoDB::Table").values()
     }
     assert len(tables_keys) == 1
+
+
+def resolved(node: Any) -> Any:
+    """A template value with its intrinsics turned into the strings an account would see."""
+    pseudo = {"AWS::AccountId": "123456789012", "AWS::Partition": "aws", "AWS::Region": REGION}
+    if isinstance(node, list):
+        return [resolved(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "Ref" in node:
+        return pseudo.get(node["Ref"], node["Ref"])
+    if "Fn::GetAtt" in node:
+        return f"arn:aws:iam::123456789012:role/{node['Fn::GetAtt'][0]}"
+    if "Fn::Join" in node:
+        separator, parts = node["Fn::Join"]
+        return separator.join(str(resolved(p)) for p in parts)
+    return {k: resolved(v) for k, v in node.items()}
+
+
+def test_moto_serves_the_lake_under_the_synthesized_key_policy(
+    synth: Synth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto reads a key policy only on DescribeKey, and only its unconditional denies: the call
+    ingest makes to find a program's key. Under the program key's synthesized policy a batch is
+    stored under that key; a policy denying every KMS call fails the same batch, so moto's check
+    is live. Everything else of the policy (the grant refusal too) moto does not evaluate."""
+    from ilake.simulate import make_batch
+    from tests.support.api import gzip_event, invoke
+    from tests.support.handlers import reset_handler_caches
+    from tests.support.lake import lake_environment, provisioned_lake
+
+    # the bundled program's key policy, on the key of the test program that collects everything
+    key = synth.resources("AWS::KMS::Key")[program_key(synth, "menu-navigation")]
+    policy = resolved(key["Properties"]["KeyPolicy"])
+    program = "everything"
+    deny_all = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"}],
+    }
+    environment = lake_environment()
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    statuses = {}
+    with provisioned_lake(environment) as lake:
+        for seed, (label, document) in enumerate((("synthesized", policy), ("deny all", deny_all))):
+            reset_handler_caches()
+            lake.clients.kms.put_key_policy(
+                KeyId=lake.key_arns[program].split("/")[-1],
+                PolicyName="default",
+                Policy=json.dumps(document),
+            )
+            sent = make_batch(20, seed=seed, start_ms=int(time.time() * 1000) - 60_000)
+            statuses[label], body, _ = invoke(gzip_event(program, sent))
+            if label == "synthesized":
+                head = lake.clients.s3.head_object(Bucket=lake.bucket, Key=body["object"])
+                assert head["SSEKMSKeyId"] == lake.key_arns[program]
+    reset_handler_caches()
+    assert statuses == {"synthesized": 200, "deny all": 500}
 
 
 # -- the stage's method settings -------------------------------------------------------------------
