@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from infra.nag import GUARD_PLUGIN
+from lambdas.core.names import key_alias
 from tests.support.lake import REGION
 from tests.support.synth import Synth
 
@@ -109,7 +110,7 @@ def program_key(built: Synth, program: str) -> str:
     [alias] = [
         a["Properties"]
         for a in built.resources("AWS::KMS::Alias").values()
-        if a["Properties"]["AliasName"] == f"alias/ilake/{program}"
+        if a["Properties"]["AliasName"] == key_alias(program)
     ]
     target = alias["TargetKeyId"]
     return str(target["Ref"] if "Ref" in target else target["Fn::GetAtt"][0])
