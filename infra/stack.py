@@ -99,5 +99,5 @@ class InteractionLakeStack(Stack):
             alarm_email=config.alarm_email,
             removal=removal,
         )
-        acknowledge_log_retention(self, config.log_retention_days)
+        acknowledge_log_retention(self)
         acknowledge_bucket_emptying(self)
