@@ -15,7 +15,7 @@ UV := uv==0.13.9
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
-.PHONY: demo test lint typecheck unit lock bench bench-redactors guarantees clean
+.PHONY: demo test lint typecheck unit lock smoke bench bench-redactors guarantees clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,11 @@ unit: $(STAMP)
 # Everything: lint, types, and the whole suite (handlers on moto, the synthesized app, scanners).
 test: lint typecheck $(SCAN_STAMP)
 	$(BIN)/pytest -q
+
+# The smoke test of a stack (docs/deploying.md#the-smoke-test), e.g.
+# make smoke ARGS="--aws -p menu-navigation"; without --aws, on the running local mode.
+smoke: $(STAMP)
+	$(BIN)/ilake smoke $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -31,6 +31,7 @@ from .loadgen import Agent
 from .simulate import make_batch
 
 SMOKE_AGENT_PREFIX = "ilake-smoke-"
+SMOKE_SUBJECT = "ilake-smoke"  # the person the synthetic events are of: nobody's account name
 REQUESTED_BY = "ilake smoke"
 BATCH_EVENTS = 200  # synthetic events made; the batch keeps those of the types the policy collects
 ROW_COUNT_SQL = (
@@ -242,10 +243,12 @@ def _read_policy(run: _Run, policy: dict[str, Any]) -> str:
     return f"{answer.get('policy_version', run.program)}: collects {', '.join(types)}"
 
 
-def _batch(policy: dict[str, Any]) -> dict[str, Any]:
+def _batch(policy: dict[str, Any], device: str) -> dict[str, Any]:
     """A fresh synthetic batch of the event types the policy collects, sequence renumbered."""
     now = int(time.time() * 1000)
-    batch = make_batch(BATCH_EVENTS, seed=now % 1000, start_ms=now - 60_000)
+    batch = make_batch(
+        BATCH_EVENTS, seed=now % 1000, start_ms=now - 60_000, subject=SMOKE_SUBJECT, device=device
+    )
     collected = set(policy["collect"]["event_types"])
     events = [event for event in batch["events"] if event["type"] in collected]
     for seq, event in enumerate(events):
@@ -254,7 +257,7 @@ def _batch(policy: dict[str, Any]) -> dict[str, Any]:
 
 
 def _post(run: _Run, step: str, policy: dict[str, Any]) -> tuple[int, dict[str, Any], str, int]:
-    batch = _batch(policy)
+    batch = _batch(policy, run.agent_id)
     agent = Agent(run.target.api_url, run.token, run.program)
     try:
         status, answer, _ = agent.post(batch)
@@ -363,7 +366,9 @@ def _revoke(run: _Run) -> str:
         )
     agent = Agent(run.target.api_url, run.token, run.program)
     try:
-        status = agent.post(make_batch(1, start_ms=int(time.time() * 1000)))[0]
+        status = agent.post(make_batch(1, start_ms=int(time.time() * 1000), subject=SMOKE_SUBJECT))[
+            0
+        ]
     except OSError as exc:
         raise SmokeFailed(
             "revoke", f"cannot reach {run.target.api_url}: {type(exc).__name__}"
