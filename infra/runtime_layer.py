@@ -139,14 +139,15 @@ class PipLocalBundling:
         self.platform = platform
         self.python_version = python_version
 
+    def cached(self) -> Path:
+        """Where the layer built from these requirements for this platform and Python is kept."""
+        key = REQUIREMENTS.read_bytes() + f"{self.platform}/{self.python_version}".encode()
+        return CACHE / hashlib.sha256(key).hexdigest()[:16]
+
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
-        requirements = REQUIREMENTS.read_bytes()
-        digest = hashlib.sha256(
-            requirements + f"{self.platform}/{self.python_version}".encode()
-        ).hexdigest()[:16]
-        cached = CACHE / digest
+        cached = self.cached()
         if not (cached / "python").is_dir():
-            staging = CACHE / f"{digest}.partial"
+            staging = cached.with_name(f"{cached.name}.partial")
             shutil.rmtree(staging, ignore_errors=True)
             pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile"]
             target = ["--target", str(staging / "python"), "-r", str(REQUIREMENTS)]

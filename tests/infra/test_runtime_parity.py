@@ -116,3 +116,18 @@ def test_an_x86_64_runtime_accepts_x86_64_builds_only() -> None:
     tag = "cp314-cp314-manylinux_2_28_x86_64"
     assert supports(tag, python_version="3.14", platform="manylinux_2_28_x86_64")
     assert not supports(tag, python_version="3.14", platform="manylinux_2_28_aarch64")
+
+
+def test_bundling_refuses_a_cached_layer_built_for_another_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check runs on every bundle, a cached one included: synth stops, naming the build."""
+    from infra import runtime_layer
+
+    monkeypatch.setattr(runtime_layer, "CACHE", tmp_path / "cache")
+    bundling = runtime_layer.PipLocalBundling(platform=PLATFORM, python_version=PYTHON)
+    wrong = f"{CPYTHON}-{CPYTHON}-manylinux_2_28_x86_64"
+    plant(bundling.cached() / "python", "msgspec-0.22.0", wrong)
+    with pytest.raises(LayerMismatch, match=r"msgspec-0\.22\.0\.dist-info"):
+        bundling.try_bundle(str(tmp_path / "out"))
+    assert not (tmp_path / "out" / "python").exists()
