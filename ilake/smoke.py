@@ -38,16 +38,6 @@ ROW_COUNT_SQL = (
     "SELECT count(*) AS n FROM interactions WHERE program = ? AND dt = ? AND batch_id = ?"
 )
 _PARTITION = re.compile(r"^interactions/program=(?P<program>[^/]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/")
-# CloudFormation logical ids in the CDK app (construct path + an 8-digit hash): what
-# `ilake smoke --aws` reads the stack's names from; tests/infra/test_smoke_stack.py checks them
-# against the synthesized template.
-STACK_RESOURCES = {
-    "bucket": "StorageLake",
-    "agents_table": "TablesAgents",
-    "state_table": "TablesProgramState",
-    "audit_table": "TablesAudit",
-}
-API_OUTPUT = "IngestApiEndpoint"
 
 
 class SmokeFailed(Exception):
@@ -56,10 +46,6 @@ class SmokeFailed(Exception):
     def __init__(self, step: str, reason: str) -> None:
         super().__init__(reason)
         self.step = step
-
-
-class StackNotFound(Exception):
-    """The deployed stack, or one of its resources, cannot be found (the message says which)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,47 +72,6 @@ class SmokeTarget:
     query_engine: str  # what ran count_rows, said in the query step's line
     revocation_is_immediate: bool  # local mode: yes; AWS: within the authorizer's cache TTL
     workflow_timeout_s: float = 120
-
-
-@dataclass(frozen=True, slots=True)
-class DeployedStack:
-    """The names `ilake smoke --aws` needs, read from the CloudFormation stack."""
-
-    api_url: str
-    bucket: str
-    agents_table: str
-    state_table: str
-    audit_table: str
-
-
-def deployed_stack(cloudformation: Any, stack_name: str) -> DeployedStack:
-    """The API URL (stack output) and the lake bucket and tables (by logical id) of a stack."""
-    from botocore.exceptions import ClientError
-
-    try:
-        [stack] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as exc:
-        raise StackNotFound(f"no stack {stack_name!r} in this account and region") from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    api_url = next((v for k, v in outputs.items() if _cdk_id(k, API_OUTPUT)), None)
-    if api_url is None:
-        raise StackNotFound(f"stack {stack_name!r} has no {API_OUTPUT} output")
-    physical: dict[str, str] = {}
-    pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name)
-    for page in pages:
-        for resource in page["StackResourceSummaries"]:
-            for role, prefix in STACK_RESOURCES.items():
-                if _cdk_id(resource["LogicalResourceId"], prefix):
-                    physical[role] = resource["PhysicalResourceId"]
-    missing = sorted(set(STACK_RESOURCES) - set(physical))
-    if missing:
-        raise StackNotFound(f"stack {stack_name!r} lacks {', '.join(missing)}")
-    return DeployedStack(api_url=api_url, **physical)
-
-
-def _cdk_id(logical_id: str, prefix: str) -> bool:
-    """Whether `logical_id` is the CDK id of the construct path `prefix` (prefix + 8 hex)."""
-    return re.fullmatch(re.escape(prefix) + "[0-9A-F]{8}", logical_id) is not None
 
 
 @dataclass

@@ -49,7 +49,8 @@ def smoke(
       [bold]ilake smoke --program menu-navigation[/]
       [bold]ilake smoke --aws --program menu-navigation[/]
     """
-    from ..smoke import SmokeFailed, StackNotFound, Step, run_smoke
+    from ..deployed_stack import StackNotFound
+    from ..smoke import SmokeFailed, Step, run_smoke
 
     declared_program(program)
     try:
@@ -119,8 +120,9 @@ def _local_target(state_dir: Any, api_url: str | None, timeout: float) -> Any:
 def _aws_target(stack_name: str, api_url: str | None, timeout: float) -> Any:
     import boto3
 
+    from ..deployed_stack import deployed_stack
     from ..query import run_athena
-    from ..smoke import SmokeTarget, deployed_stack
+    from ..smoke import SmokeTarget
     from ..workflows import Governance, GovernanceError
 
     session = boto3.Session()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from ilake.smoke import API_OUTPUT, STACK_RESOURCES, StackNotFound, deployed_stack
+from ilake.deployed_stack import API_OUTPUT, STACK_RESOURCES, StackNotFound, deployed_stack
 from tests.support.synth import Synth
 
 
@@ -79,7 +79,7 @@ def test_every_name_comes_from_the_synthesized_stack(synth: Synth) -> None:
 
 
 def test_each_declared_prefix_names_one_resource(synth: Synth) -> None:
-    from ilake.smoke import _cdk_id
+    from ilake.deployed_stack import _cdk_id
 
     for prefix in STACK_RESOURCES.values():
         assert len([k for k in synth.template["Resources"] if _cdk_id(k, prefix)]) == 1, prefix
