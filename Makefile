@@ -15,7 +15,7 @@ UV := uv==0.13.9
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 
-.PHONY: demo test lint typecheck unit lock bench bench-redactors guarantees clean
+.PHONY: demo test lint typecheck unit lock smoke bench bench-redactors guarantees clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,13 +54,24 @@ $(COMPARE_STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ilake demo
 
+# The Python the Lambdas run on, read from the CDK app (infra/function_runtime.py), e.g. 3.14.
+# The tests run on this machine's Python, so the code the functions load (lambdas/, the contract)
+# is also checked as that version: syntax by ruff, the standard library's API by mypy.
+LAMBDA_PYTHON = $(shell JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -c \
+	"from infra.function_runtime import RUNTIME; print(RUNTIME.name.removeprefix('python'))")
+LAMBDA_CODE   := lambdas contract/ilake_contract
+
+# B912 asks for map(strict=), new in 3.14: the same code also runs on 3.11 (tests, agents).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/ruff check --target-version py$(subst .,,$(LAMBDA_PYTHON)) --extend-ignore B912 \
+		$(LAMBDA_CODE)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy lambdas ilake infra app.py contract/ilake_contract agent/ilake_agent
+	$(BIN)/mypy --python-version $(LAMBDA_PYTHON) $(LAMBDA_CODE)
 
 # The fast tests only: the pure core and the CLI, sockets off (tests/unit).
 unit: $(STAMP)
@@ -69,6 +80,11 @@ unit: $(STAMP)
 # Everything: lint, types, and the whole suite (handlers on moto, the synthesized app, scanners).
 test: lint typecheck $(SCAN_STAMP)
 	$(BIN)/pytest -q
+
+# The smoke test of a stack (docs/deploying.md#the-smoke-test), e.g.
+# make smoke ARGS="--aws -p menu-navigation"; without --aws, on the running local mode.
+smoke: $(STAMP)
+	$(BIN)/ilake smoke $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -5,7 +5,7 @@ one-line error handling they share (base.py, whose docstring is the root help an
 # `ilake --help` lists them in (commands by the first module of each, then the groups).
 # isort: off
 from .base import app, main, reflow_help
-from . import programs, agents, local_mode, agent, analytics, governance, maintenance, demo  # noqa: F401
+from . import programs, agents, local_mode, agent, analytics, governance, maintenance, smoke, demo  # noqa: F401
 # isort: on
 
 reflow_help(app)

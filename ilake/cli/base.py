@@ -1,9 +1,9 @@
 """`ilake`: the platform team's and analysts' command line (programs, agents, local mode, queries).
 
-Exit codes: 0 done, 1 a check failed (an invalid program file), 2 bad input, a refused request or
-an environment that cannot serve it (unknown program, bad SQL, busy port, no local stack, AWS
-without a region or credentials), 3 a fault in ilake itself, 130 interrupted (Ctrl-C). Errors
-are one line on stderr and never quote tokens or submitted content.
+Exit codes: 0 done, 1 a check failed (an invalid program file, a step of the smoke test), 2 bad
+input, a refused request or an environment that cannot serve it (unknown program, bad SQL, busy
+port, no local stack, AWS without a region or credentials), 3 a fault in ilake itself, 130
+interrupted (Ctrl-C). Errors are one line on stderr and never quote tokens or submitted content.
 """
 
 from __future__ import annotations

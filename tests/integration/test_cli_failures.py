@@ -38,6 +38,7 @@ LOCAL = {
     "compact": ["compact", *P],
     "retention check": ["retention", "check"],
     "agent run": ["agent", "run", *P, "--token-file", "agent.token", "--minutes", "0.1"],
+    "smoke": ["smoke", *P],
 }
 # Per command: argv with a bad value, whatever the environment.
 BAD_VALUES = {
@@ -62,6 +63,7 @@ BAD_VALUES = {
     "agent run": ["agent", "run", *P, "--token-file", "/nonexistent/token"],
     "compact": ["compact", *P, "--now", "yesterday"],
     "retention check": ["retention", "check", "--today", "soon"],
+    "smoke": ["smoke", "-p", "nope"],
 }
 
 

@@ -35,6 +35,7 @@ COMMANDS = [
     ["agent", "run"],
     ["compact"],
     ["retention", "check"],
+    ["smoke"],
 ]
 
 
@@ -282,6 +283,7 @@ AWS_COMMANDS = [
     ["pause", "-p", "menu-navigation", "--reason", "r", "--by", "b", "--aws",
      "--state-table", "s", "--audit-table", "a"],
     ["query", "--athena", "--aws", "SELECT 1"],
+    ["smoke", "--aws", "-p", "menu-navigation"],
 ]  # fmt: skip
 
 
