@@ -1,7 +1,7 @@
-"""CDK entry point: builds the Interaction Lake stack from cdk.json's context and programs/.
+"""CDK entry point: builds the Interaction Lake stack from the context flags and programs/.
 
 `python app.py` reads cdk.json's context itself, so it synthesizes the same template as the CDK
-CLI (which passes the same context).
+CLI; flags the CLI passes with `-c name=value` take precedence over cdk.json's.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 
-from infra.config import AppConfig, load_context
+from infra.config import AppConfig, app_context, load_context
 from infra.guard_rules import ControlTowerRules
 from infra.stack import InteractionLakeStack
 
@@ -26,7 +26,8 @@ CLI_CONTEXT = {
 def build_app(outdir: str | None = None, context: dict[str, object] | None = None) -> cdk.App:
     context = {**CLI_CONTEXT, **load_context(), **(context or {})}
     app = cdk.App(outdir=outdir, context=context)
-    InteractionLakeStack(app, "InteractionLake", config=AppConfig.from_context(context))
+    config = AppConfig.from_context(app_context(app.node))  # `-c` from the CLI wins
+    InteractionLakeStack(app, "InteractionLake", config=config)
     cdk.Validations.of(app).add_plugins(
         AwsSolutionsChecks(app), HIPAASecurityChecks(app), ControlTowerRules()
     )

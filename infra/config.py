@@ -1,7 +1,8 @@
-"""The app's configuration: program files plus cdk.json context, read in one place.
+"""The app's configuration: program files plus the context flags, read in one place.
 
-`python app.py` and the CDK CLI must synthesize the same template, so both read cdk.json's context
-through `load_context` (the CLI passes it too; the values are the same).
+`python app.py` and the CDK CLI must synthesize the same template, so the app loads cdk.json's
+context itself (`load_context`); what the CLI passes (cdk.json again, and `-c name=value`, which
+wins) is read back from the app's node (`app_context`), so a flag set on the command line counts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from constructs import Node
+
 from lambdas.core.programs import Program, load_programs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +22,29 @@ ROOT = Path(__file__).resolve().parents[1]
 def load_context(cdk_json: Path = ROOT / "cdk.json") -> dict[str, Any]:
     context: dict[str, Any] = json.loads(cdk_json.read_text())["context"]
     return context
+
+
+# Every flag AppConfig reads (docs/deploying.md#context-flags); reading another is an error.
+CONTEXT_KEYS: tuple[str, ...] = (
+    "ilake:programsDir",
+    "ilake:destroyData",
+    "ilake:waf",
+    "ilake:authorizerCacheSeconds",
+    "ilake:throttleRate",
+    "ilake:throttleBurst",
+    "ilake:ingestConcurrency",
+    "ilake:logRetentionDays",
+    "ilake:athenaBytesCutoff",
+    "ilake:alarmEmail",
+    "ilake:domainName",
+    "ilake:certificateArn",
+)
+
+
+def app_context(node: Node) -> dict[str, Any]:
+    """The flags as the app sees them: its own context under what the CDK CLI passed."""
+    values = {key: node.try_get_context(key) for key in CONTEXT_KEYS}
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _flag(value: Any) -> bool:
@@ -41,20 +67,25 @@ class AppConfig:
     certificate_arn: str | None = None
 
     @classmethod
-    def from_context(cls, context: dict[str, Any]) -> AppConfig:
-        programs_dir = ROOT / str(context.get("ilake:programsDir", "programs"))
-        concurrency = context.get("ilake:ingestConcurrency")
+    def from_context(cls, flags: dict[str, Any]) -> AppConfig:
+        def get(key: str, default: Any = None) -> Any:
+            if key not in CONTEXT_KEYS:
+                raise KeyError(f"{key} is not a declared context flag")
+            return flags.get(key, default)
+
+        programs_dir = ROOT / str(get("ilake:programsDir", "programs"))
+        concurrency = get("ilake:ingestConcurrency")
         return cls(
             programs=load_programs(programs_dir),
-            destroy_data=_flag(context.get("ilake:destroyData", False)),
-            waf=_flag(context.get("ilake:waf", False)),
-            authorizer_cache_s=int(context.get("ilake:authorizerCacheSeconds", 300)),
-            throttle_rate=int(context.get("ilake:throttleRate", 200)),
-            throttle_burst=int(context.get("ilake:throttleBurst", 400)),
+            destroy_data=_flag(get("ilake:destroyData", False)),
+            waf=_flag(get("ilake:waf", False)),
+            authorizer_cache_s=int(get("ilake:authorizerCacheSeconds", 300)),
+            throttle_rate=int(get("ilake:throttleRate", 200)),
+            throttle_burst=int(get("ilake:throttleBurst", 400)),
             ingest_concurrency=int(concurrency) if concurrency not in (None, "") else None,
-            log_retention_days=int(context.get("ilake:logRetentionDays", 90)),
-            athena_bytes_cutoff=int(context.get("ilake:athenaBytesCutoff", 10 * 1024**3)),
-            alarm_email=context.get("ilake:alarmEmail") or None,
-            domain_name=context.get("ilake:domainName") or None,
-            certificate_arn=context.get("ilake:certificateArn") or None,
+            log_retention_days=int(get("ilake:logRetentionDays", 90)),
+            athena_bytes_cutoff=int(get("ilake:athenaBytesCutoff", 10 * 1024**3)),
+            alarm_email=get("ilake:alarmEmail") or None,
+            domain_name=get("ilake:domainName") or None,
+            certificate_arn=get("ilake:certificateArn") or None,
         )
