@@ -6,6 +6,7 @@ one-line error handling they share (base.py, whose docstring is the root help an
 # isort: off
 from .base import app, main, reflow_help
 from . import programs, agents, local_mode, agent, analytics, governance, maintenance, smoke, demo  # noqa: F401
+from . import agent_desktop  # noqa: F401  (adds `agent pause` and `agent resume`)
 # isort: on
 
 reflow_help(app)

@@ -61,6 +61,8 @@ BAD_VALUES = {
     "status": ["status", "--aws"],
     "audit": ["audit", "-p", "nope"],
     "agent run": ["agent", "run", *P, "--token-file", "/nonexistent/token"],
+    "agent pause": ["agent", "pause", "-p", "../menu-navigation"],
+    "agent resume": ["agent", "resume", "-p", "Menu Navigation"],
     "compact": ["compact", *P, "--now", "yesterday"],
     "retention check": ["retention", "check", "--today", "soon"],
     "smoke": ["smoke", "-p", "nope"],

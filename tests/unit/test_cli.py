@@ -33,6 +33,8 @@ COMMANDS = [
     ["status"],
     ["audit"],
     ["agent", "run"],
+    ["agent", "pause"],
+    ["agent", "resume"],
     ["compact"],
     ["retention", "check"],
     ["smoke"],
