@@ -139,7 +139,7 @@ def agent_run(
         delivered = client.close(timeout_s=timeout)
     except BackendUnavailable as exc:  # the backend could not start listening
         client.close(timeout_s=0)
-        fail(str(exc))
+        fail(f"cannot capture this desktop: {exc}")
     except KeyboardInterrupt:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C does not skip the rest
             client.close(timeout_s=0)
