@@ -153,8 +153,8 @@ class X11Backend:
 
     def start(self, sink: RawSink) -> None:
         with self._lock:
-            if self._started:
-                raise RuntimeError("this backend was already started")
+            if self._started or self._stopping.is_set():
+                raise RuntimeError("a backend starts once, and not after stop()")
             self._started = True
         recorder = _open(self._name)
         watcher = _open(self._name)
@@ -268,7 +268,7 @@ class X11Backend:
                 x=event.root_x, y=event.root_y, button=button, pressed=kind == X.ButtonPress, t_ms=t
             )
         if kind in (X.KeyPress, X.KeyRelease):
-            return _key(lookup(event.detail, 0), event.state, kind == X.KeyPress, t)
+            return _key(event.detail, event.state, lookup, kind == X.KeyPress, t)
         return None
 
     # -- the focused window -------------------------------------------------------------------
@@ -299,15 +299,25 @@ class X11Backend:
                 watcher.close()
 
 
-def _key(keysym: int, state: int, pressed: bool, t_ms: int) -> KeyChanged | None:
-    named = _NAMED_BY_KEYSYM.get(keysym)
+def _key(
+    keycode: int, state: int, lookup: Callable[[int, int], int], pressed: bool, t_ms: int
+) -> KeyChanged | None:
+    """A key's schema name, or the class of what it types (the shifted keysym: '!' is punct)
+    and, under ctrl/alt/meta, its unshifted keysym as the shortcut's key ('s' in ctrl+shift+s)."""
+    base = lookup(keycode, 0)
+    named = _NAMED_BY_KEYSYM.get(base)
     if named is not None:
         return KeyChanged(name=named, typed=None, pressed=pressed, t_ms=t_ms)
-    ch = XK.keysym_to_string(keysym)
+    shifted = lookup(keycode, 1) if state & X.ShiftMask else 0
+    ch = XK.keysym_to_string(shifted or base)
     if not ch or len(ch) != 1 or not ch.isprintable():
         return None  # a media or vendor key: nothing the schema names
     typed = _key_class(ch)
-    name = ch.lower() if state & _SHORTCUT_MASK and ch.isascii() and not ch.isspace() else None
+    name = None
+    if state & _SHORTCUT_MASK:
+        key = XK.keysym_to_string(base)
+        if key and len(key) == 1 and key.isascii() and key.isprintable() and not key.isspace():
+            name = key.lower()
     return KeyChanged(name=name, typed=typed, pressed=pressed, t_ms=t_ms)
 
 
