@@ -79,6 +79,7 @@ unit: $(STAMP)
 
 # Everything: lint, types, and the whole suite (handlers on moto, the synthesized app, scanners).
 test: lint typecheck $(SCAN_STAMP)
+	bash scripts/desktop-deps.sh
 	$(BIN)/pytest -q
 
 # The smoke test of a stack (docs/deploying.md#the-smoke-test), e.g.

@@ -148,12 +148,12 @@ def click(x: int, t: int) -> tuple[RawInput, RawInput]:
 # --- refused before anything is captured ---------------------------------------------------------
 
 
-class _NoPynput(importlib.abc.MetaPathFinder):
+class _NoDesktopExtra(importlib.abc.MetaPathFinder):
     """The X11 backend's module fails to import as it would without the desktop extra."""
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
         if name == "ilake_agent.desktop.x11":
-            raise ModuleNotFoundError("No module named 'pynput'", name="pynput")
+            raise ModuleNotFoundError("No module named 'Xlib'", name="Xlib")
         return None
 
 
@@ -184,7 +184,7 @@ def test_a_desktop_that_cannot_be_captured_is_refused_in_one_line_before_the_api
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(sys, "platform", platform)
     monkeypatch.delitem(sys.modules, "ilake_agent.desktop.x11", raising=False)
-    monkeypatch.setattr(sys, "meta_path", [_NoPynput(), *sys.meta_path])
+    monkeypatch.setattr(sys, "meta_path", [_NoDesktopExtra(), *sys.meta_path])
     assert main(desktop_run(token, tmp_path / "spool")) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: cannot capture this desktop: ")

@@ -2,8 +2,8 @@
 
 Only an X11 session on Linux is captured today. A Wayland session is refused even when an X
 server (XWayland) answers: it sees only the X clients' input and windows, so the agent would
-miss the focus changes that deny an app's events. The backend and its libraries (pynput,
-python-xlib: the `desktop` extra) are imported only here, and only once the session qualifies.
+miss the focus changes that deny an app's events. The backend and its library (python-xlib,
+the `desktop` extra) are imported only here, and only once the session qualifies.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from .backend import Backend, BackendUnavailable
 
 INSTALL = "pip install 'ilake-agent[desktop]'"
-_LIBRARIES = frozenset({"pynput", "Xlib", "evdev", "six"})  # the extra and what pynput needs
+_LIBRARIES = frozenset({"Xlib", "six"})  # the extra and what it needs
 
 
 def open_backend(environ: Mapping[str, str] | None = None, platform: str | None = None) -> Backend:
@@ -42,7 +42,7 @@ def open_backend(environ: Mapping[str, str] | None = None, platform: str | None 
                 f"the desktop libraries are not installed: {INSTALL}"
             ) from None
         raise BackendUnavailable("this agent has no X11 backend: reinstall ilake-agent") from None
-    except ImportError:  # pynput refuses at import when it cannot reach the X server
+    except ImportError:  # a partly installed library: say what cannot be opened
         raise BackendUnavailable(f"the X display {display} cannot be opened") from None
     try:
         backend: Backend = X11Backend(display)

@@ -1,0 +1,423 @@
+"""The X11 backend under Xvfb, driven by xdotool: what it reports is what was done, and what
+was typed is reported only as character classes (docs/agent.md#platforms)."""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from Xlib import Xatom, display
+
+from ilake_agent.desktop.backend import (
+    BackendUnavailable,
+    ButtonChanged,
+    FocusChanged,
+    KeyChanged,
+    PointerMoved,
+    RawInput,
+    Screen,
+    Scrolled,
+)
+from ilake_agent.desktop.x11 import X11Backend
+from tests.support.desktop import HEIGHT, WIDTH, Geometry, TestWindow, Xdotool, wait_for, xvfb
+from tests.support.desktop import wm_name_only as legacy_window
+
+pytestmark = pytest.mark.integration
+
+
+class Collected:
+    """A thread-safe sink: the backend calls it from its own threads."""
+
+    def __init__(self) -> None:
+        self._items: list[RawInput] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, raw: RawInput) -> None:
+        with self._lock:
+            self._items.append(raw)
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def since(self, mark: int) -> list[RawInput]:
+        with self._lock:
+            return self._items[mark:]
+
+    def wait(self, mark: int, done: Callable[[list[RawInput]], bool], what: str) -> list[RawInput]:
+        wait_for(lambda: done(self.since(mark)), what=what)
+        return self.since(mark)
+
+
+@pytest.fixture(scope="module")
+def desktop() -> Iterator[str]:
+    with xvfb() as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def captured(desktop: str) -> Iterator[tuple[X11Backend, Collected]]:
+    backend = X11Backend(desktop)
+    sink = Collected()
+    backend.start(sink)
+    yield backend, sink
+    backend.stop()
+
+
+@pytest.fixture(scope="module")
+def xdo(desktop: str) -> Xdotool:
+    return Xdotool(desktop)
+
+
+def keys(items: list[RawInput]) -> list[KeyChanged]:
+    return [i for i in items if isinstance(i, KeyChanged)]
+
+
+def presses(items: list[RawInput]) -> list[KeyChanged]:
+    return [k for k in keys(items) if k.pressed]
+
+
+def test_screen_is_the_xvfb_screen(captured: tuple[X11Backend, Collected]) -> None:
+    backend, _ = captured
+    assert backend.screen() == Screen(w=WIDTH, h=HEIGHT, scale=1.0)
+
+
+def test_scale_comes_from_xft_dpi(desktop: str, captured: tuple[X11Backend, Collected]) -> None:
+    backend, _ = captured
+    conn = display.Display(desktop)
+    root = conn.screen().root
+    root.change_property(Xatom.RESOURCE_MANAGER, Xatom.STRING, 8, b"Xft.dpi:\t144\n")
+    conn.sync()
+    try:
+        assert backend.screen() == Screen(w=WIDTH, h=HEIGHT, scale=1.5)
+    finally:
+        root.delete_property(Xatom.RESOURCE_MANAGER)
+        conn.close()
+
+
+def test_moves_at_the_driven_coordinates(
+    captured: tuple[X11Backend, Collected], xdo: Xdotool
+) -> None:
+    _, sink = captured
+    mark = sink.mark()
+    for x, y in ((321, 234), (700, 50), (5, 790)):
+        xdo.mousemove(x, y)
+    moved = sink.wait(
+        mark,
+        lambda got: (
+            PointerMoved in {type(g) for g in got}
+            and {(g.x, g.y) for g in got if isinstance(g, PointerMoved)}
+            >= {(321, 234), (700, 50), (5, 790)}
+        ),
+        "three pointer moves",
+    )
+    assert all(isinstance(g, PointerMoved) for g in moved)
+
+
+@pytest.mark.parametrize(
+    ("number", "button"),
+    [(1, "left"), (2, "middle"), (3, "right"), (8, "back"), (9, "forward")],
+)
+def test_clicks_report_the_button_and_where(
+    captured: tuple[X11Backend, Collected], xdo: Xdotool, number: int, button: str
+) -> None:
+    _, sink = captured
+    xdo.mousemove(400, 300)
+    mark = sink.mark()
+    xdo.click(number)
+    got = sink.wait(
+        mark, lambda got: len([g for g in got if isinstance(g, ButtonChanged)]) >= 2, "a click"
+    )
+    clicks = [g for g in got if isinstance(g, ButtonChanged)]
+    assert [(c.button, c.pressed, c.x, c.y) for c in clicks] == [
+        (button, True, 400, 300),
+        (button, False, 400, 300),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("number", "delta"), [(4, (0, 1)), (5, (0, -1)), (6, (-1, 0)), (7, (1, 0))]
+)
+def test_wheel_notches_are_scrolls_not_clicks(
+    captured: tuple[X11Backend, Collected], xdo: Xdotool, number: int, delta: tuple[int, int]
+) -> None:
+    _, sink = captured
+    xdo.mousemove(200, 100)
+    mark = sink.mark()
+    xdo("click", "--repeat", 3, "--delay", 10, number)
+    got = sink.wait(
+        mark, lambda got: len([g for g in got if isinstance(g, Scrolled)]) >= 3, "three notches"
+    )
+    scrolls = [g for g in got if isinstance(g, Scrolled)]
+    assert [(s.dx, s.dy, s.x, s.y) for s in scrolls] == [(*delta, 200, 100)] * 3
+    assert not [g for g in got if isinstance(g, ButtonChanged)]
+
+
+def test_ctrl_s_is_a_shortcut_with_its_key(
+    captured: tuple[X11Backend, Collected], xdo: Xdotool
+) -> None:
+    _, sink = captured
+    mark = sink.mark()
+    xdo.key("ctrl+s")
+    got = sink.wait(mark, lambda got: len(keys(got)) >= 4, "ctrl+s down and up")
+    assert [(k.name, k.pressed) for k in presses(got)] == [("ctrl", True), ("s", True)]
+    assert presses(got)[1].typed == "letter"
+
+
+def test_a_shortcut_names_the_unshifted_key(
+    captured: tuple[X11Backend, Collected], xdo: Xdotool
+) -> None:
+    _, sink = captured
+    mark = sink.mark()
+    xdo.key("ctrl+shift+t", "alt+F4", "super+e", "ctrl+1")
+    got = sink.wait(mark, lambda got: len(keys(got)) >= 18, "four shortcuts")
+    assert [k.name for k in presses(got)] == [
+        *("ctrl", "shift", "t"),
+        *("alt", "F4"),
+        *("meta", "e"),
+        *("ctrl", "1"),
+    ]
+
+
+def test_typing_is_reported_only_as_classes(
+    captured: tuple[X11Backend, Collected], xdo: Xdotool
+) -> None:
+    backend, sink = captured
+    mark = sink.mark()
+    xdo.type("hello 42!")
+    # '!' is shift+1: shift is a named key, the '1' key under shift types punctuation.
+    got = sink.wait(mark, lambda got: len(presses(got)) >= 10, "nine characters typed")
+    assert [(k.name, k.typed) for k in presses(got)] == [
+        *[(None, "letter")] * 5,
+        (None, "space"),
+        (None, "digit"),
+        (None, "digit"),
+        ("shift", None),
+        (None, "punct"),
+    ]
+    typed = set("hello42!")
+    for item in got:
+        for field in dataclasses.fields(item):
+            assert getattr(item, field.name) not in typed, (type(item).__name__, field.name)
+        shown = repr(item)
+        assert not any(f"'{ch}'" in shown for ch in typed), shown
+        assert "hello" not in shown
+    assert "hello" not in repr(vars(backend))
+
+
+@pytest.mark.parametrize(
+    ("keysym", "name"),
+    [
+        ("Return", "Enter"),
+        ("KP_Enter", "Enter"),
+        ("Tab", "Tab"),
+        ("F5", "F5"),
+        ("F12", "F12"),
+        ("Escape", "Escape"),
+        ("BackSpace", "Backspace"),
+        ("Delete", "Delete"),
+        ("Up", "ArrowUp"),
+        ("Left", "ArrowLeft"),
+        ("Prior", "PageUp"),
+        ("Home", "Home"),
+        ("Control_R", "ctrl"),
+        ("Alt_L", "alt"),
+        ("Super_L", "meta"),
+        ("Shift_R", "shift"),
+    ],
+)
+def test_named_keys_use_the_vocabularys_names(
+    captured: tuple[X11Backend, Collected], xdo: Xdotool, keysym: str, name: str
+) -> None:
+    _, sink = captured
+    mark = sink.mark()
+    xdo.key(keysym)
+    # xdotool presses a modifier keysym as that modifier too: ctrl may come down twice.
+    got = sink.wait(
+        mark, lambda got: keys(got) and not keys(got)[-1].pressed, f"{keysym} down and up"
+    )
+    assert {(k.name, k.typed) for k in keys(got)} == {(name, None)}
+    assert keys(got)[0].pressed
+
+
+def focus_changes(items: list[RawInput]) -> list[FocusChanged]:
+    return [i for i in items if isinstance(i, FocusChanged)]
+
+
+def test_focus_follows_the_focused_window_its_title_and_class(
+    desktop: str, captured: tuple[X11Backend, Collected], xdo: Xdotool
+) -> None:
+    _, sink = captured
+    report = TestWindow(
+        desktop,
+        title="Quarterly report - draft ✓",
+        wm_class=("ilake-test", "IlakeTest"),
+        geometry=Geometry(100, 120, 400, 300),
+    )
+    vault = TestWindow(
+        desktop,
+        title="Vault",
+        wm_class=("1password", "1Password"),
+        geometry=Geometry(600, 120, 300, 200),
+    )
+    try:
+        mark = sink.mark()
+        xdo.focus(report.id)
+        got = sink.wait(
+            mark,
+            lambda got: any(f.app_name == "IlakeTest" for f in focus_changes(got)),
+            "focus on the report window",
+        )
+        change = [f for f in focus_changes(got) if f.app_name == "IlakeTest"][-1]
+        assert (change.app_name, change.app_id, change.title) == (
+            "IlakeTest",
+            "ilake-test",
+            "Quarterly report - draft ✓",
+        )
+
+        mark = sink.mark()
+        report.set_title("Quarterly report - final")
+        got = sink.wait(
+            mark,
+            lambda got: any(f.title == "Quarterly report - final" for f in focus_changes(got)),
+            "the new title",
+        )
+        assert focus_changes(got)[-1].app_id == "ilake-test"
+
+        mark = sink.mark()
+        xdo.focus(vault.id)
+        got = sink.wait(
+            mark,
+            lambda got: any(f.app_name == "1Password" for f in focus_changes(got)),
+            "focus on the denied app",
+        )
+        assert [(f.app_name, f.app_id, f.title) for f in focus_changes(got)][-1] == (
+            "1Password",
+            "1password",
+            "Vault",
+        )
+    finally:
+        report.close()
+        vault.close()
+
+
+def test_title_falls_back_to_wm_name(
+    desktop: str, captured: tuple[X11Backend, Collected], xdo: Xdotool
+) -> None:
+    _, sink = captured
+    conn, window = legacy_window(desktop, title="Legacy editor", wm_class=("xedit", "Xedit"))
+    try:
+        mark = sink.mark()
+        xdo.focus(window.id)
+        got = sink.wait(
+            mark,
+            lambda got: any(f.app_name == "Xedit" for f in focus_changes(got)),
+            "focus on the legacy window",
+        )
+        assert focus_changes(got)[-1].title == "Legacy editor"
+    finally:
+        window.destroy()
+        conn.close()
+
+
+def test_a_window_managers_active_window_wins_over_the_input_focus(
+    desktop: str, captured: tuple[X11Backend, Collected], xdo: Xdotool
+) -> None:
+    """With a window manager the root's _NET_ACTIVE_WINDOW says which window is active."""
+    _, sink = captured
+    focused = TestWindow(
+        desktop, title="Terminal", wm_class=("xterm", "XTerm"), geometry=Geometry(0, 0, 200, 200)
+    )
+    active = TestWindow(
+        desktop, title="Browser", wm_class=("navigator", "Firefox"), geometry=Geometry(300, 0, 9, 9)
+    )
+    conn = display.Display(desktop)
+    root = conn.screen().root
+    atom = conn.intern_atom("_NET_ACTIVE_WINDOW")
+    try:
+        xdo.focus(focused.id)
+        mark = sink.mark()
+        root.change_property(atom, Xatom.WINDOW, 32, [active.id])
+        conn.sync()
+        got = sink.wait(
+            mark,
+            lambda got: any(f.app_name == "Firefox" for f in focus_changes(got)),
+            "the active window",
+        )
+        assert focus_changes(got)[-1].title == "Browser"
+    finally:
+        root.delete_property(atom)
+        conn.sync()
+        conn.close()
+        focused.close()
+        active.close()
+
+
+def test_an_unreachable_display_is_one_line() -> None:
+    with pytest.raises(BackendUnavailable) as raised:
+        X11Backend("unix:4321")  # a local socket nobody listens on
+    message = str(raised.value)
+    assert "unix:4321" in message
+    assert "\n" not in message
+
+
+def test_no_display_at_all_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(BackendUnavailable, match="DISPLAY is not set"):
+        X11Backend()
+
+
+def test_without_a_name_the_display_is_dollar_display(
+    desktop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPLAY", desktop)
+    backend = X11Backend()
+    try:
+        assert backend.screen().w == WIDTH
+    finally:
+        backend.stop()
+
+
+def test_stop_is_idempotent_and_ends_the_threads(desktop: str, xdo: Xdotool) -> None:
+    backend = X11Backend(desktop)
+    sink = Collected()
+    before = set(threading.enumerate())
+    backend.start(sink)
+    ours = [t for t in threading.enumerate() if t not in before]
+    assert ours
+    assert all(t.daemon for t in ours)
+    backend.stop()
+    backend.stop()
+    assert not any(t.is_alive() for t in ours)
+    mark = sink.mark()
+    xdo.mousemove(10, 10)
+    xdo.key("Return")
+    assert sink.since(mark) == []
+
+
+def test_idle_capture_costs_next_to_no_cpu(captured: tuple[X11Backend, Collected]) -> None:
+    """No busy loop: over 3 s without input the process uses a tiny share of a core."""
+    stop = threading.Event()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    wall = 3.0
+    stop.wait(wall)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert used / wall < 0.02, f"{used / wall:.1%} of a core while idle"
+
+
+def test_stop_without_start_is_safe(desktop: str) -> None:
+    backend = X11Backend(desktop)
+    backend.stop()
+    backend.stop()
+    with pytest.raises(RuntimeError):
+        backend.start(Collected())
+
+
+def test_a_started_backend_cannot_start_again(captured: tuple[X11Backend, Collected]) -> None:
+    backend, _ = captured
+    with pytest.raises(RuntimeError):
+        backend.start(Collected())
