@@ -334,19 +334,12 @@ class Recorder:
     # -- events ------------------------------------------------------------------------------
 
     def _emit(self, etype: str, **fields: Any) -> None:
-        self._seq += 1
-        self._sink(
-            {
-                "event_id": str(uuid.uuid4()),
-                "type": etype,
-                "ts": int(self._clock() * 1000),
-                "seq": self._seq,
-                **self._base,
-                **fields,
-            }
-        )
+        self._send(etype, self._base, fields)
 
     def _emit_pointer(self, etype: str, **fields: Any) -> None:
+        self._send(etype, self._pointer_base, fields)  # the base with the display
+
+    def _send(self, etype: str, base: dict[str, Any], fields: dict[str, Any]) -> None:
         self._seq += 1
         self._sink(
             {
@@ -354,7 +347,7 @@ class Recorder:
                 "type": etype,
                 "ts": int(self._clock() * 1000),
                 "seq": self._seq,
-                **self._pointer_base,
+                **base,
                 **fields,
             }
         )

@@ -28,6 +28,8 @@ from Xlib import XK, X, Xatom, display, error
 from Xlib.ext import record
 from Xlib.protocol import rq
 
+from ilake_contract.vocabulary import char_class
+
 from .backend import (
     BackendUnavailable,
     Button,
@@ -93,14 +95,12 @@ def _now_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
+_KEY_CLASS: dict[str, KeyClass] = {"letter": "letter", "digit": "digit", "space": "space"}
+
+
 def _key_class(ch: str) -> KeyClass:
-    if ch.isalpha():
-        return "letter"
-    if ch.isdigit():
-        return "digit"
-    if ch.isspace():
-        return "space"
-    return "punct"
+    """The vocabulary's class of the character a key types; symbols and the rest are punct."""
+    return _KEY_CLASS.get(char_class(ch), "punct")
 
 
 def _open(name: str | None) -> Any:
