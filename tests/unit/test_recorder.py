@@ -322,6 +322,33 @@ def test_no_event_is_created_when_moves_are_not_collected(monkeypatch: pytest.Mo
     assert made == []
 
 
+def test_moves_within_the_sampling_interval_are_not_built_but_still_end_drags() -> None:
+    """At most one move per `pointer_sample_ms` of ts (a clock going back builds one at once,
+    as the Client would keep it); a move not built still makes a press a drag."""
+    clock = [NOW_S]
+    rules = ClientPolicy.from_policy(
+        {"collect": {"event_types": ["pointer.move", "pointer.drag", "pointer.click"],
+                     "pointer_sample_ms": 250}, "apps": {"deny": []}},
+    )  # fmt: skip
+    events: list[dict[str, Any]] = []
+    recorder = Recorder(
+        events.append, rules, session_id="s", subject="jdoe", device_id="d", screen=SCREEN,
+        clock=lambda: clock[0],
+    )  # fmt: skip
+    recorder(EDITOR)
+    for ms in (0, 10, 249, 250, 400, 499, 500, 120):  # the last one: the clock went back
+        clock[0] = NOW_S + ms / 1000
+        recorder(PointerMoved(ms, 0, ms))
+    moves = [e["ts"] - int(NOW_S * 1000) for e in events if e["type"] == "pointer.move"]
+    assert moves == [0, 250, 500, 120]
+    clock[0] = NOW_S + 0.2
+    recorder(ButtonChanged(600, 0, "left", True, 510))
+    recorder(PointerMoved(640, 0, 511))  # 80 ms after the last move built: not built
+    recorder(ButtonChanged(640, 0, "left", False, 512))
+    assert [e["type"] for e in events][-1] == "pointer.drag"
+    assert len([e for e in events if e["type"] == "pointer.move"]) == 4
+
+
 def test_nothing_is_created_before_the_backend_reports_the_focus() -> None:
     capture = Capture(focus=False)
     capture.feed(*RAW_OF_EVERY_KIND[:-1])
@@ -422,9 +449,9 @@ def test_raw_input_from_several_threads_is_numbered_in_the_order_it_reaches_the_
     assert len(capture.events) == 4 * (500 + 10)  # after the focus event, seq 1
 
 
-def test_the_client_samples_the_moves_the_recorder_hands_it(tmp_path: Path) -> None:
-    """Every move reaches the Client, which keeps one per `pointer_sample_ms` (as the server
-    does); the recorder does not sample a second time."""
+def test_the_recorder_builds_only_the_moves_the_client_keeps(tmp_path: Path) -> None:
+    """One move per `pointer_sample_ms`, by the Client's (and the server's) rule on ts: the
+    moves between are never built, so none reaches the Client to be sampled out there."""
 
     class Server:
         def __init__(self) -> None:
@@ -461,7 +488,8 @@ def test_the_client_samples_the_moves_the_recorder_hands_it(tmp_path: Path) -> N
         recorder(PointerMoved(i, i, i * 20))
     assert client.close(timeout_s=10)
     assert [e["x"] for e in server.events] == list(range(0, 50, 5))
-    assert client.counters.not_captured_by == {"sampled_out": 40}
+    assert client.counters.not_captured_by == {}
+    assert client.counters.recorded == 10
 
 
 # --- typed text cannot be reconstructed -----------------------------------------------------------

@@ -6,6 +6,9 @@ interaction/1 events (docs/event-schema.md) and hands each to a sink (the agent 
 lets it keep:
 
 - a type the program does not collect is never built (a pointer move then costs a few checks);
+  a pointer move within the program's `pointer_sample_ms` of the last one built is not built
+  either (the Client and the server would drop it as `sampled_out`: at 100 moves a second and
+  a 250 ms interval, 96 of every 100 cost only that check);
 - while the focused app is denied (the policy's app rules, on WM_CLASS and name) nothing at all
   is built, not even its focus event; until a backend reports the first focus, nothing is built
   either (an unknown window may be a password manager);
@@ -135,6 +138,8 @@ class Recorder:
         self._focus_events = "window.focus" in types
         self._pauses = "capture.pause" in types
         self._resumes = "capture.resume" in types
+        self._sample_ms = policy.pointer_sample_ms or 0
+        self._last_move_ts: int | None = None  # the ts of the last move built (the Client's rule)
         self._titles = policy.window_titles != "drop"
         # the policy's own decision over the same lists (ClientPolicy and the server use it too)
         self._deny = glob_regex(policy.deny)
@@ -167,10 +172,16 @@ class Recorder:
 
     def __call__(self, raw: RawInput, /) -> None:
         if type(raw) is PointerMoved:
-            # the hot path: nothing held down and moves not kept, so no lock and no allocation
-            if self._live_moves or self._down:
+            # the hot path: nothing held down, and moves not kept or this one within the
+            # sampling interval: no lock and no allocation (rechecked under the lock)
+            if self._down:
                 with self._lock:
                     self._moved(raw)
+            elif self._live_moves:
+                last = self._last_move_ts
+                if last is None or not 0 <= self._clock() * 1000 - last < self._sample_ms:
+                    with self._lock:
+                        self._moved(raw)
         elif type(raw) is ButtonChanged:
             with self._lock:
                 self._button(raw)
@@ -220,7 +231,12 @@ class Recorder:
             if not press.dragged and max(abs(x - press.x), abs(y - press.y)) > self._drag:
                 press.dragged = True
         if self._live_moves:
-            self._emit_pointer("pointer.move", x=x, y=y)
+            ts = int(self._clock() * 1000)
+            last = self._last_move_ts
+            if self._sample_ms and last is not None and 0 <= ts - last < self._sample_ms:
+                return  # what the Client's sampling would drop, by the same rule on ts
+            self._last_move_ts = ts
+            self._send("pointer.move", self._pointer_base, {"x": x, "y": y}, ts)
 
     def _button(self, raw: ButtonChanged) -> None:
         if not self._live or not (self._clicks or self._drags):
@@ -339,13 +355,15 @@ class Recorder:
     def _emit_pointer(self, etype: str, **fields: Any) -> None:
         self._send(etype, self._pointer_base, fields)  # the base with the display
 
-    def _send(self, etype: str, base: dict[str, Any], fields: dict[str, Any]) -> None:
+    def _send(
+        self, etype: str, base: dict[str, Any], fields: dict[str, Any], ts: int | None = None
+    ) -> None:
         self._seq += 1
         self._sink(
             {
                 "event_id": str(uuid.uuid4()),
                 "type": etype,
-                "ts": int(self._clock() * 1000),
+                "ts": int(self._clock() * 1000) if ts is None else ts,
                 "seq": self._seq,
                 **base,
                 **fields,
