@@ -19,6 +19,7 @@ from ilake_agent.client import Client, Limits
 from ilake_agent.desktop.backend import (
     ButtonChanged,
     FocusChanged,
+    FocusMoving,
     KeyChanged,
     PointerMoved,
     RawInput,
@@ -373,6 +374,39 @@ def test_a_denied_app_creates_no_event_at_all_until_an_allowed_one_has_the_focus
     ]  # fmt: skip
 
 
+def test_nothing_is_built_while_the_focus_moves_and_a_denied_window_gets_nothing_of_it() -> None:
+    """A key typed the moment the focus moved belongs to the new window, not yet named: it is
+    not built. The new window's focus event starts capture again; the same window as before
+    starts it without a focus event."""
+    capture = Capture()
+    assert capture.feed(FocusMoving(10), *key("F5", t=11), *key(None, "letter", t=12)) == []
+    vault = FocusChanged("1Password", "1password", "Vault", 13)
+    assert capture.feed(vault, *key("F5", t=14)) == []
+    assert capture.feed(FocusMoving(20), *key("F6", t=21)) == []
+    assert [e["type"] for e in capture.feed(EDITOR, *key("F7", t=23))] == [
+        "window.focus", "key.press",
+    ]  # fmt: skip
+    assert capture.feed(FocusMoving(30), *key("F8", t=31)) == []
+    [back] = capture.feed(EDITOR, *key("F9", t=33))
+    assert (back["type"], back["key"]) == ("key.press", "F9")
+
+
+def test_a_click_that_moved_the_focus_belongs_to_the_window_it_focused() -> None:
+    """Click to focus: the button goes down in the old window, the focus moves, the release
+    comes in the new one: a click of the new window, or nothing when it is denied."""
+    capture = Capture()
+    browser = FocusChanged("Firefox", "Navigator", "Docs", 12)
+    made = capture.feed(ButtonChanged(9, 9, "left", True, 10), FocusMoving(11), browser,
+                        ButtonChanged(9, 9, "left", False, 60))  # fmt: skip
+    assert [(e["type"], e["app"]["name"]) for e in made] == [
+        ("window.focus", "Firefox"), ("pointer.click", "Firefox"),
+    ]  # fmt: skip
+    vault = FocusChanged("1Password", "1password", "Vault", 102)
+    made = capture.feed(ButtonChanged(9, 9, "left", True, 100), FocusMoving(101), vault,
+                        ButtonChanged(9, 9, "left", False, 160))  # fmt: skip
+    assert made == []
+
+
 def test_a_press_in_an_allowed_app_released_in_a_denied_one_is_nothing() -> None:
     capture = Capture()
     capture.feed(
@@ -531,6 +565,7 @@ _RAW = st.one_of(
         st.none() | st.text(max_size=2_000),
         st.integers(0, 10**6),
     ),
+    st.builds(FocusMoving, st.integers(0, 10**6)),
 )
 _CAPTURE_CALLS = st.sampled_from(["pause", "resume"])
 

@@ -72,7 +72,17 @@ class FocusChanged:
     t_ms: int
 
 
-RawInput = PointerMoved | ButtonChanged | Scrolled | KeyChanged | FocusChanged
+@dataclass(frozen=True, slots=True)
+class FocusMoving:
+    """The focus is changing, and which window gets it is not known yet: a backend that learns
+    of the change in order with the input (before the keys typed into the new window) says so
+    at once, and reports the window with a `FocusChanged` as soon as it has read it, even when
+    it is the same window as before."""
+
+    t_ms: int
+
+
+RawInput = PointerMoved | ButtonChanged | Scrolled | KeyChanged | FocusChanged | FocusMoving
 
 
 class RawSink(Protocol):

@@ -11,7 +11,9 @@ lets it keep:
   a 250 ms interval, 96 of every 100 cost only that check);
 - while the focused app is denied (the policy's app rules, on WM_CLASS and name) nothing at all
   is built, not even its focus event; until a backend reports the first focus, nothing is built
-  either (an unknown window may be a password manager);
+  either (an unknown window may be a password manager), nor between a backend's `FocusMoving`
+  and the `FocusChanged` that names the new window (input typed into a window the moment it
+  got the focus belongs to that window, which may be denied);
 - printable keys only ever arrive as a class, and leave as that class's stand-in (the policy's
   KEY_SURROGATES), so typed text cannot be put back together; window titles are left out of the
   events when the program drops them;
@@ -47,6 +49,7 @@ from .backend import (
     Button,
     ButtonChanged,
     FocusChanged,
+    FocusMoving,
     KeyChanged,
     KeyClass,
     PointerMoved,
@@ -154,6 +157,7 @@ class Recorder:
         self._paused = False
         self._focus: tuple[Any, ...] | None = None  # (app name, app id, title kept): not yet known
         self._denied = True
+        self._moving = False  # between a FocusMoving and the FocusChanged after it
         self._base: dict[str, Any] = dict(self._who)  # the envelope of every event
         self._pointer_base: dict[str, Any] = {**self._who, "display": self._display}
         # True while events may be built: the focus is known, its app allowed, not paused
@@ -196,6 +200,10 @@ class Recorder:
         elif type(raw) is FocusChanged:
             with self._lock:
                 self._focused(raw)
+        elif type(raw) is FocusMoving:
+            with self._lock:
+                self._moving = True
+                self._relive()
 
     # -- the employee's side -----------------------------------------------------------------
 
@@ -322,7 +330,11 @@ class Recorder:
         title = raw.title[:MAX_TITLE] if raw.title and self._titles else None
         focus = (name, app_id, title)
         if focus == self._focus:
+            if self._moving:  # the focus came back to the same window: no new event
+                self._moving = False
+                self._relive()
             return
+        self._moving = False
         self._focus = focus
         # the whole name decides as well as the one sent: either denied is denied
         self._denied = app_denied(self._deny, self._allow, raw.app_name, raw.app_id) or (
@@ -344,7 +356,9 @@ class Recorder:
             self._emit("window.focus")
 
     def _relive(self) -> None:
-        self._live = self._focus is not None and not self._denied and not self._paused
+        self._live = (
+            self._focus is not None and not self._denied and not self._paused and not self._moving
+        )
         self._live_moves = self._live and self._moves
 
     # -- events ------------------------------------------------------------------------------
