@@ -8,6 +8,7 @@ falls back to a lenient decoder that drops and counts the extras (docs/design.md
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Literal
 
@@ -17,6 +18,8 @@ from msgspec import Meta, Struct
 from .redact import DETECTORS
 
 SCHEMA_MAJOR = "interaction/1"
+# A program's name: a partition value, a key alias and a URL path segment.
+PROGRAM_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
 # Epoch milliseconds between 2000-01-01 and 2100-01-01: anything outside is a broken clock or a
 # hostile value. The pipeline narrows this further relative to the arrival time.

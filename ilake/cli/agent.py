@@ -77,54 +77,48 @@ def agent_run(
     import contextlib
     import sys
 
-    from ilake_agent.client import AgentStopped, Client, Limits, PolicyUnavailable
-    from ilake_agent.desktop.backend import BackendUnavailable
-    from ilake_agent.policy import PolicyError
+    from ilake_agent.cli import (
+        Failure,
+        capture_desktop,
+        finish,
+        open_client,
+        open_desktop,
+        read_token,
+        spool_path,
+        summary_lines,
+    )
 
-    spool = spool_path(program, spool_dir)
-    if source is not Source.desktop and (duration, subject, device_id) != (None, None, None):
-        fail("--duration, --subject and --device-id go with --source desktop only")
-    mode = token_file.stat().st_mode if token_file.exists() else None
-    if mode is None:
-        fail(f"{token_file} does not exist")
-    if mode & 0o077:
-        fail(f"{token_file} is readable by others: chmod 600 it")
-    token = token_file.read_text().strip()
-    desktop = None
-    if source is Source.desktop:
-        from .agent_desktop import open_desktop
+    def say_out(text: str) -> None:
+        out.print(escape(text), soft_wrap=True)
 
-        desktop = open_desktop(subject, device_id)
-    url = api_url or running_stack(state_dir).api_url
+    def say_err(text: str) -> None:
+        err.print(escape(text), soft_wrap=True)
+
     try:
-        client = Client(
-            url,
-            token,
-            program,
-            spool_dir=spool,
-            limits=Limits(max_events=batch_events),
-            policy_timeout_s=timeout,
+        spool = spool_path(program, spool_dir)
+        if source is not Source.desktop and (duration, subject, device_id) != (None, None, None):
+            fail("--duration, --subject and --device-id go with --source desktop only")
+        token = read_token(token_file)
+        desktop = open_desktop(subject, device_id) if source is Source.desktop else None
+        url = api_url or running_stack(state_dir).api_url
+        client = open_client(
+            url, token, program, spool=spool, batch_events=batch_events, timeout=timeout
         )
-    except AgentStopped as exc:
-        fail(f"the server refused this agent: {exc}")
-    except PolicyUnavailable as exc:
-        fail(str(exc))
-    except PolicyError:
-        fail("the policy answer is not a JSON object: nothing can be captured")
-    except ValueError as exc:  # a malformed URL; the message quotes none of it
-        fail(f"--api-url: {exc}")
+    except Failure as failure:
+        fail(str(failure), failure.code)
     except KeyboardInterrupt:
         err.print("interrupted before capture started: nothing was captured")
         raise typer.Exit(130) from None
     err.print(client.describe())
-    unreadable: int | None = 0
+    unreadable: int | None = None if desktop is not None else 0
     try:
         if desktop is not None:
-            from .agent_desktop import capture_desktop
-
-            unreadable = None
-            capture_desktop(client, *desktop, spool=spool, duration=duration)
-        elif source is Source.stdin_jsonl:
+            capture_desktop(
+                desktop, client, spool=spool, duration=duration, timeout=timeout,
+                out=say_out, err=say_err, command="ilake agent",
+            )  # fmt: skip
+            return
+        if source is Source.stdin_jsonl:
             unreadable = _record_lines(client, sys.stdin.buffer)
         else:
             from ..simulate import Session
@@ -135,34 +129,18 @@ def agent_run(
             )
             for event in session.until(end):
                 client.record(event)
-        err.print(f"recorded {client.counters.recorded:,} events; delivering")
-        delivered = client.close(timeout_s=timeout)
-    except BackendUnavailable as exc:  # the backend could not start listening
-        client.close(timeout_s=0)
-        fail(f"cannot capture this desktop: {exc}")
+        finish(
+            client, spool=spool, timeout=timeout, out=say_out, err=say_err, unreadable=unreadable
+        )
+    except Failure as failure:
+        fail(str(failure), failure.code)
     except KeyboardInterrupt:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C does not skip the rest
             client.close(timeout_s=0)
-        _print_agent_summary(client.counters, unreadable)
+        for line in summary_lines(client.counters, unreadable):
+            say_out(line)
         err.print(f"interrupted: capture stopped; what was not delivered stays in {spool}")
         raise typer.Exit(130) from None
-    _print_agent_summary(client.counters, unreadable)
-    if client.paused:
-        out.print("the program is paused: capture stopped and the spool was wiped")
-    elif client.error:
-        fail(f"stopped: {client.error} (the spool is kept)")
-    elif not delivered:
-        fail(f"not everything was delivered within {timeout:g} s; it stays in {spool}")
-
-
-def spool_path(program: str, spool_dir: Path | None) -> Path:
-    """The agent's spool directory; a program name that is not one (it names a directory and
-    a URL path) exits 2."""
-    from lambdas.core.programs import PROGRAM_NAME
-
-    if not PROGRAM_NAME.fullmatch(program):
-        fail("--program is not a program name (lower-case letters, digits and '-')")
-    return spool_dir or Path.home() / ".ilake-agent" / program
 
 
 def _record_lines(client: Any, lines: Any) -> int:
@@ -184,26 +162,3 @@ def _record_lines(client: Any, lines: Any) -> int:
         else:
             unreadable += 1
     return unreadable
-
-
-def _print_agent_summary(counters: Any, unreadable: int | None) -> None:
-    """What happened to the events, in counts by reason only."""
-    from ilake_agent.policy import POLICY_REASONS
-
-    def by_reason(counts: dict[str, int]) -> str:
-        items = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        return ", ".join(f"{escape(reason)} {n:,}" for reason, n in items) or "none"
-
-    refused = counters.not_captured_by
-    policy = {r: n for r, n in refused.items() if r in POLICY_REASONS}
-    invalid = {r: n for r, n in refused.items() if r not in POLICY_REASONS}
-    out.print(
-        f"recorded {counters.recorded:,}, delivered {counters.events_delivered:,} in "
-        f"{counters.batches_sent} batches, retries {counters.retries}"
-    )
-    out.print(f"not captured (policy): {by_reason(policy)}")
-    out.print(f"not captured (invalid): {by_reason(invalid)}")
-    if unreadable is not None:
-        out.print(f"unreadable lines (not a JSON object): {unreadable:,}")
-    out.print(f"rejected by the server: {by_reason(counters.rejected)}")
-    out.print(f"dropped with their batch (400): {counters.events_dropped_400:,}")

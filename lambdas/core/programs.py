@@ -22,8 +22,7 @@ from msgspec import Meta, Struct
 from ilake_contract.apps import DEFAULT_DENIED_APPS, app_denied, glob_regex
 from ilake_contract.redact import DETECTORS
 from ilake_contract.schema import EVENT_TYPES
-
-PROGRAM_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+from ilake_contract.schema import PROGRAM_NAME as PROGRAM_NAME
 
 TextMode = Literal["drop", "hash", "common"]
 UrlMode = Literal["drop", "common"]

@@ -125,3 +125,26 @@ def test_the_installed_agent_applies_a_policy_as_the_source_does(agent_python: P
     assert denied is None  # Slack: denied in every program
     here = ClientPolicy.from_policy(policy)
     assert answer["applied"] == [here.apply(event) for event in sample]
+
+
+def test_the_agent_distribution_has_its_own_command(agent_python: Path, tmp_path: Path) -> None:
+    """`ilake-agent` is installed with the agent alone; without the desktop extra it refuses
+    to capture in one line, before any API is asked (the URL names nothing that listens)."""
+    command = agent_python.parent / "ilake-agent"
+    shown = subprocess.run([command, "--help"], capture_output=True, text=True, check=True)
+    assert "{run,pause,resume}" in shown.stdout
+    token = tmp_path / "token"
+    token.write_text("ilk_" + "t" * 43)
+    token.chmod(0o600)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "DISPLAY": ":99"}
+    refused = subprocess.run(
+        [command, "run", "-p", "menu-navigation", "--token-file", str(token),
+         "--api-url", "http://127.0.0.1:9", "--spool-dir", str(tmp_path / "spool")],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "error: cannot capture this desktop: the desktop libraries are not installed: "
+        "pip install 'ilake-agent[desktop]'"
+    )
+    assert not (tmp_path / "spool").exists()

@@ -1,5 +1,6 @@
-"""The desktop agent end to end: an X desktop under Xvfb driven by xdotool, `ilake agent run
---source desktop` capturing it for a program of local mode, and what the lake then holds.
+"""The desktop agent end to end: an X desktop under Xvfb driven by xdotool, `ilake-agent run`
+(and the operator's `ilake agent run --source desktop`) capturing it for a program of local
+mode, and what the lake then holds.
 
 One session, as a person would work it: clicks at known places, a double click, the wheel, a
 shortcut, named keys, typed text, a pointer path, a password manager and a terminal (apps the
@@ -106,9 +107,18 @@ class Agent:
             self.process.communicate(timeout=30)
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+ILAKE = [sys.executable, "-m", "ilake.cli"]
+FRONTS = {  # the command that captures, and its prefix for run, pause and resume
+    "ilake-agent": [sys.executable, "-m", "ilake_agent.cli"],
+    "ilake agent": [*ILAKE, "agent"],
+}
+
+
+def cli(
+    *args: str, env: dict[str, str], front: list[str] = ILAKE
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ilake.cli", *args],
+        [*front, *args],
         capture_output=True,
         text=True,
         env=env,
@@ -140,7 +150,13 @@ def lake_rows(state: LocalState) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["seq"])
 
 
-def work(xdo: Xdotool, windows: dict[str, TestWindow], agent: Agent, env: dict[str, str]) -> None:
+def work(
+    xdo: Xdotool,
+    windows: dict[str, TestWindow],
+    agent: Agent,
+    env: dict[str, str],
+    front: list[str],
+) -> None:
     """What the person does, in order."""
 
     def focus(name: str) -> None:
@@ -179,22 +195,25 @@ def work(xdo: Xdotool, windows: dict[str, TestWindow], agent: Agent, env: dict[s
     xdo.click(3)
     xdo.key("ctrl+t")
 
-    paused = cli("agent", "pause", "-p", PROGRAM, "--spool-dir", env["SPOOL"], env=env)
+    paused = cli("pause", "-p", PROGRAM, "--spool-dir", env["SPOOL"], env=env, front=front)
     assert paused.returncode == 0, paused.stderr
     agent.wait_until_said("paused: nothing is captured")
     xdo.mousemove(*PAUSED_CLICK)
     xdo.click(1)
     xdo.type(TYPED_WHILE_PAUSED)
     xdo.key("ctrl+w")
-    resumed = cli("agent", "resume", "-p", PROGRAM, "--spool-dir", env["SPOOL"], env=env)
+    resumed = cli("resume", "-p", PROGRAM, "--spool-dir", env["SPOOL"], env=env, front=front)
     assert resumed.returncode == 0, resumed.stderr
     agent.wait_until_said("capture resumed")
     xdo.key("ctrl+shift+t")
     time.sleep(HUMAN_PAUSE_S)
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+@pytest.fixture(scope="module", params=list(FRONTS))
+def session(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Session]:
+    front = FRONTS[request.param]
     base = tmp_path_factory.mktemp("desktop")
     state_dir, spool_dir = base / "state", base / "agent" / "spool"
     state_dir.mkdir()
@@ -225,16 +244,20 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         token_file = base / "agent.token"
         token_file.write_text(enrolled.stdout.strip())
         token_file.chmod(0o600)
+        where = (
+            ["--source", "desktop", "--state-dir", str(state_dir)]
+            if request.param == "ilake agent"
+            else ["--api-url", state.api_url]
+        )
         agent = Agent(
-            [sys.executable, "-m", "ilake.cli", "agent", "run", "-p", PROGRAM,
-             "--token-file", str(token_file), "--source", "desktop", "--duration", "300",
-             "--subject", SUBJECT, "--device-id", DEVICE, "--spool-dir", str(spool_dir),
-             "--state-dir", str(state_dir), "--timeout", "60"],
+            [*front, "run", "-p", PROGRAM, "--token-file", str(token_file), *where,
+             "--duration", "300", "--subject", SUBJECT, "--device-id", DEVICE,
+             "--spool-dir", str(spool_dir), "--timeout", "60"],
             env,
         )  # fmt: skip
         try:
             agent.wait_until_said("capturing this desktop")
-            work(Xdotool(display), windows, agent, env)
+            work(Xdotool(display), windows, agent, env, front)
             plaintext = spool_plaintext(spool_dir, base / "spool-copy")
             assert agent.stop() == 0, "".join(agent.stderr)[-2000:]
         finally:

@@ -1,6 +1,8 @@
-"""`ilake agent run --source desktop` with a scripted backend and API, in this process: what it
-refuses before capture (one line, exit 2), a run stopped by SIGTERM, the employee's pause and
-resume through `ilake agent pause`/`resume` and the pid file, and a 423 that ends capture."""
+"""Desktop capture from both commands that run it, `ilake-agent run` (the agent distribution's
+own) and `ilake agent run --source desktop` (the operator's), with a scripted backend and API,
+in this process: what they refuse before capture (one line, exit 2), a run stopped by SIGTERM,
+the employee's pause and resume through `pause`/`resume` and the pid file, and a 423 that ends
+capture."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import pytest
 import ilake_agent.client
 import ilake_agent.desktop.platform
 from ilake.cli import main
-from ilake.cli.agent_desktop import PID_FILE
+from ilake_agent.cli import main as agent_main
 from ilake_agent.desktop.backend import (
     ButtonChanged,
     FocusChanged,
@@ -30,6 +32,7 @@ from ilake_agent.desktop.backend import (
     RawSink,
     Screen,
 )
+from ilake_agent.desktop.session import PID_FILE
 from lambdas.core.programs import load_programs
 from tests.support.builders import PROGRAMS_DIR
 
@@ -121,10 +124,31 @@ def signals() -> Iterator[None]:
         signal.signal(signum, handler)
 
 
-def desktop_run(token: Path, spool: Path, *args: str) -> list[str]:
-    return ["agent", "run", "-p", PROGRAM, "--token-file", str(token), "--api-url",
-            "http://agent.test", "--spool-dir", str(spool), "--source", "desktop",
-            "--subject", "jdoe", "--device-id", "LAPTOP-42", *args]  # fmt: skip
+class Front:
+    """One of the two commands that capture a desktop."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.ilake = command == "ilake agent"
+
+    def main(self, argv: list[str]) -> int:
+        return main(["agent", *argv]) if self.ilake else agent_main(argv)
+
+    def run(self, token: Path, spool: Path, *args: str) -> int:
+        source = ["--source", "desktop"] if self.ilake else []
+        return self.main(
+            ["run", "-p", PROGRAM, "--token-file", str(token), "--api-url", "http://agent.test",
+             "--spool-dir", str(spool), *source, "--subject", "jdoe", "--device-id", "LAPTOP-42",
+             *args]
+        )  # fmt: skip
+
+    def signal(self, ask: str, spool: Path) -> int:
+        return self.main([ask, "-p", PROGRAM, "--spool-dir", str(spool)])
+
+
+@pytest.fixture(params=["ilake-agent", "ilake agent"])
+def front(request: pytest.FixtureRequest) -> Front:
+    return Front(request.param)
 
 
 def with_backend(monkeypatch: pytest.MonkeyPatch, backend: ScriptedBackend) -> None:
@@ -172,6 +196,7 @@ def test_a_desktop_that_cannot_be_captured_is_refused_in_one_line_before_the_api
     environ: dict[str, str],
     platform: str,
     said: str,
+    front: Front,
     token: Path,
     tmp_path: Path,
     api: Any,
@@ -185,7 +210,7 @@ def test_a_desktop_that_cannot_be_captured_is_refused_in_one_line_before_the_api
     monkeypatch.setattr(sys, "platform", platform)
     monkeypatch.delitem(sys.modules, "ilake_agent.desktop.x11", raising=False)
     monkeypatch.setattr(sys, "meta_path", [_NoDesktopExtra(), *sys.meta_path])
-    assert main(desktop_run(token, tmp_path / "spool")) == 2
+    assert front.run(token, tmp_path / "spool") == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: cannot capture this desktop: ")
     assert said in err
@@ -203,10 +228,10 @@ def test_a_desktop_that_cannot_be_captured_is_refused_in_one_line_before_the_api
     ],
 )
 def test_who_and_which_machine_are_checked_before_capture(
-    args: list[str], said: str, token: Path, tmp_path: Path, api: Any,
+    args: list[str], said: str, front: Front, token: Path, tmp_path: Path, api: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    assert main(desktop_run(token, tmp_path / "spool", *args)) == 2
+    assert front.run(token, tmp_path / "spool", *args) == 2
     assert capsys.readouterr().err.strip() == f"error: {said}"
 
 
@@ -222,7 +247,7 @@ def test_the_desktop_options_go_with_the_desktop_only(
 
 
 def test_a_desktop_run_records_what_the_policy_allows_and_sigterm_drains_it(
-    token: Path, tmp_path: Path, api: Any, monkeypatch: pytest.MonkeyPatch,
+    front: Front, token: Path, tmp_path: Path, api: Any, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     def script(sink: RawSink) -> None:
@@ -239,7 +264,7 @@ def test_a_desktop_run_records_what_the_policy_allows_and_sigterm_drains_it(
     backend = ScriptedBackend(script)
     with_backend(monkeypatch, backend)
     spool = tmp_path / "spool"
-    assert main(desktop_run(token, spool, "--duration", "60")) == 0
+    assert front.run(token, spool, "--duration", "60") == 0
     assert backend.failure is None
     assert backend.stopped.is_set()
     captured = capsys.readouterr()
@@ -254,7 +279,7 @@ def test_a_desktop_run_records_what_the_policy_allows_and_sigterm_drains_it(
 
 
 def test_the_employee_pauses_and_resumes_a_running_agent(
-    token: Path, tmp_path: Path, api: Any, monkeypatch: pytest.MonkeyPatch,
+    front: Front, token: Path, tmp_path: Path, api: Any, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     spool = tmp_path / "spool"
@@ -267,11 +292,11 @@ def test_the_employee_pauses_and_resumes_a_running_agent(
         wait_for(lambda: (spool / PID_FILE).exists())
         mode = (spool / PID_FILE).stat().st_mode & 0o777
         answers["mode"] = mode
-        answers["pause"] = main(["agent", "pause", "-p", PROGRAM, "--spool-dir", str(spool)])
+        answers["pause"] = front.signal("pause", spool)
         wait_for(lambda: sink.paused)
         for raw in (*click(2, 2_000), FocusChanged("Firefox", "Navigator", "Docs", 2_100)):
             sink(raw)  # while paused: nothing
-        answers["resume"] = main(["agent", "resume", "-p", PROGRAM, "--spool-dir", str(spool)])
+        answers["resume"] = front.signal("resume", spool)
         wait_for(lambda: not sink.paused)
         for raw in click(3, 3_000):
             sink(raw)
@@ -279,7 +304,7 @@ def test_the_employee_pauses_and_resumes_a_running_agent(
 
     backend = ScriptedBackend(script)
     with_backend(monkeypatch, backend)
-    assert main(desktop_run(token, spool, "--duration", "60")) == 0
+    assert front.run(token, spool, "--duration", "60") == 0
     assert backend.failure is None
     assert answers == {"mode": 0o600, "pause": 0, "resume": 0}
     [sent] = Api.instances
@@ -293,11 +318,11 @@ def test_the_employee_pauses_and_resumes_a_running_agent(
     assert sent.events[3]["app"]["name"] == "Firefox"
     said = capsys.readouterr()
     assert "asked the agent (pid " in said.out
-    assert "paused: nothing is captured until `ilake agent resume`" in said.err
+    assert f"paused: nothing is captured until `{front.command} resume`" in said.err
 
 
 def test_a_423_stops_capture_and_the_run_says_so(
-    token: Path, tmp_path: Path, api: Any, monkeypatch: pytest.MonkeyPatch,
+    front: Front, token: Path, tmp_path: Path, api: Any, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     api(423)
@@ -308,7 +333,7 @@ def test_a_423_stops_capture_and_the_run_says_so(
     backend = ScriptedBackend(script)
     with_backend(monkeypatch, backend)
     started = time.monotonic()
-    assert main(desktop_run(token, tmp_path / "spool", "--duration", "60")) == 0
+    assert front.run(token, tmp_path / "spool", "--duration", "60") == 0
     assert time.monotonic() - started < 30  # the 423 ended it, not --duration
     assert backend.stopped.is_set()
     assert "the program is paused: capture stopped and the spool was wiped" in (
@@ -318,12 +343,12 @@ def test_a_423_stops_capture_and_the_run_says_so(
 
 
 def test_a_duration_ends_the_run_by_itself(
-    token: Path, tmp_path: Path, api: Any, monkeypatch: pytest.MonkeyPatch
+    front: Front, token: Path, tmp_path: Path, api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     backend = ScriptedBackend(lambda sink: sink(EDITOR))
     with_backend(monkeypatch, backend)
     started = time.monotonic()
-    assert main(desktop_run(token, tmp_path / "spool", "--duration", "0.3")) == 0
+    assert front.run(token, tmp_path / "spool", "--duration", "0.3") == 0
     assert 0.3 <= time.monotonic() - started < 20
     assert [e["type"] for e in Api.instances[0].events] == ["window.focus"]
 
@@ -333,15 +358,61 @@ def test_a_duration_ends_the_run_by_itself(
 
 @pytest.mark.parametrize("command", ["pause", "resume"])
 def test_pause_and_resume_without_a_running_agent_exit_1_in_one_line(
-    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    command: str, front: Front, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spool = tmp_path / "spool"
-    argv = ["agent", command, "-p", PROGRAM, "--spool-dir", str(spool)]
-    assert main(argv) == 1
+    assert front.signal(command, spool) == 1
     assert capsys.readouterr().err.strip() == f"error: no agent is running on {spool}"
     spool.mkdir()
     (spool / PID_FILE).write_text(f"{os.getpid()}\n")  # left by an agent killed -9
-    assert main(argv) == 1  # and this process is not signalled: nobody holds the file's lock
+    assert front.signal(command, spool) == 1  # not signalled: nobody holds the file's lock
     assert capsys.readouterr().err.strip() == (
         f"error: no agent is running on {spool} (its pid file is left over)"
     )
+
+
+# --- ilake-agent's own refusals ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        ([], "the following arguments are required: command"),
+        (["run", "-p", PROGRAM, "--token-file", "t"], "required: --api-url"),
+        (
+            ["run", "-p", PROGRAM, "--token-file", "t", "--api-url", "u", "--duration", "0"],
+            "argument --duration: must be from 0.1",
+        ),
+        (
+            ["run", "-p", PROGRAM, "--token-file", "t", "--api-url", "u", "--batch-events", "x"],
+            "argument --batch-events: 'x' is not a number",
+        ),
+        (
+            ["run", "-p", "Not A Program", "--token-file", "t", "--api-url", "u"],
+            "--program is not a program name",
+        ),
+        (
+            ["run", "-p", PROGRAM, "--token-file", "/nonexistent/t", "--api-url", "u"],
+            "/nonexistent/t does not exist",
+        ),
+        (["pause"], "the following arguments are required: -p/--program"),
+    ],
+    ids=["no-command", "no-url", "duration", "batch-events", "program", "token", "pause"],
+)
+def test_ilake_agent_answers_bad_input_in_one_line_exit_2(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert agent_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ")
+    assert said in err
+    assert len(err.splitlines()) == 1
+
+
+def test_ilake_agent_refuses_a_token_others_can_read(
+    token: Path, tmp_path: Path, api: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token.chmod(0o644)
+    assert Front("ilake-agent").run(token, tmp_path / "spool") == 2
+    assert capsys.readouterr().err.strip() == f"error: {token} is readable by others: chmod 600 it"
+    assert Api.instances == []
