@@ -13,6 +13,7 @@ traceback and never the content of what was captured.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,9 +55,12 @@ def read_token(path: Path) -> str:
     if mode & 0o077:
         raise Failure(f"{path} is readable by others: chmod 600 it")
     try:
-        return path.read_text().strip()
+        token = path.read_text().strip()
     except (OSError, UnicodeDecodeError):
         raise Failure(f"{path} cannot be read as a token") from None
+    if not token or not token.isascii() or not token.isprintable() or " " in token:
+        raise Failure(f"{path} does not hold a token (one line of printable ASCII)")
+    return token
 
 
 def open_client(
@@ -81,8 +85,8 @@ def open_client(
         raise Failure(str(exc)) from None
     except PolicyError:
         raise Failure("the policy answer is not a JSON object: nothing can be captured") from None
-    except ValueError as exc:  # a malformed URL; the message quotes none of it
-        raise Failure(f"--api-url: {exc}") from None
+    except ValueError:  # a malformed URL: said without quoting it (nor the token)
+        raise Failure("--api-url is not an http(s) URL") from None
 
 
 def summary_lines(counters: Any, unreadable: int | None = None) -> list[str]:
@@ -258,8 +262,8 @@ def _positive(kind: Callable[[str], Any], low: float, high: float | None = None)
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low:g}" + (f" to {high:g}" if high is not None else "")
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            bound = f"at least {low:g}" if high is None else f"from {low:g} to {high:g}"
             raise argparse.ArgumentTypeError(f"must be {bound}")
         return value
 
@@ -324,6 +328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Failure as failure:
         _say_err(f"error: {failure}")
         return failure.code
+    except KeyboardInterrupt:
+        _say_err("interrupted: capture stopped; what was not delivered stays in the spool")
+        return 130
+    except OSError as exc:  # the spool directory or a file it needs
+        where = f" ({exc.filename})" if exc.filename else ""
+        _say_err(f"error: {exc.strerror or type(exc).__name__}{where}")
+        return 2
     return code
 
 

@@ -381,7 +381,7 @@ def test_pause_and_resume_without_a_running_agent_exit_1_in_one_line(
         (["run", "-p", PROGRAM, "--token-file", "t"], "required: --api-url"),
         (
             ["run", "-p", PROGRAM, "--token-file", "t", "--api-url", "u", "--duration", "0"],
-            "argument --duration: must be from 0.1",
+            "argument --duration: must be at least 0.1",
         ),
         (
             ["run", "-p", PROGRAM, "--token-file", "t", "--api-url", "u", "--batch-events", "x"],
@@ -416,3 +416,13 @@ def test_ilake_agent_refuses_a_token_others_can_read(
     assert Front("ilake-agent").run(token, tmp_path / "spool") == 2
     assert capsys.readouterr().err.strip() == f"error: {token} is readable by others: chmod 600 it"
     assert Api.instances == []
+
+
+def test_ilake_agent_never_echoes_a_token_file_that_holds_no_token(
+    token: Path, tmp_path: Path, api: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token.write_text("ilk_secretpart1\nsecretpart2")
+    assert Front("ilake-agent").run(token, tmp_path / "spool") == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: {token} does not hold a token (one line of printable ASCII)"
+    assert "secretpart" not in err

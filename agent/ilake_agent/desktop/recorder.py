@@ -13,7 +13,8 @@ lets it keep:
   is built, not even its focus event; until a backend reports the first focus, nothing is built
   either (an unknown window may be a password manager), nor between a backend's `FocusMoving`
   and the `FocusChanged` that names the new window (input typed into a window the moment it
-  got the focus belongs to that window, which may be denied);
+  got the focus belongs to that window, which may be denied; the X11 backend does not emit
+  FocusMoving yet: docs/agent.md#platforms);
 - printable keys only ever arrive as a class, and leave as that class's stand-in (the policy's
   KEY_SURROGATES), so typed text cannot be put back together; window titles are left out of the
   events when the program drops them;
