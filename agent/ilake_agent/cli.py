@@ -85,8 +85,8 @@ def open_client(
         raise Failure(str(exc)) from None
     except PolicyError:
         raise Failure("the policy answer is not a JSON object: nothing can be captured") from None
-    except ValueError:  # a malformed URL: said without quoting it (nor the token)
-        raise Failure("--api-url is not an http(s) URL") from None
+    except ValueError as exc:  # a malformed URL; the message quotes none of it, nor the token
+        raise Failure(f"--api-url: {exc}") from None
 
 
 def summary_lines(counters: Any, unreadable: int | None = None) -> list[str]:
