@@ -16,8 +16,9 @@ stores the same values from the minimized event as it would from the raw one):
    casefolded, on app name and bundle id; with an allowlist an event naming no app is denied);
    a pointer event without `display`. So what the agent keeps the server accepts, and what the
    server would refuse never reaches the spool. Only the server can refuse a repeated event id
-   within a batch, a pointer move inside the sampling interval (it sees every session's moves in
-   order) and an erased subject.
+   within a batch and an erased subject; a pointer move inside the sampling interval is dropped
+   by the Client (`sampled_out`, per session, on `ts`) before the server sees it, and the server
+   applies the same rule again to what any agent sends.
 2. Only the fields the schema (docs/event-schema.md) defines are kept: the envelope fields plus
    the type's own fields, at every level (app, window, display, target); anything else is dropped.
 3. text.input `text` becomes a surrogate of the same length and character classes (letters

@@ -9,12 +9,14 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from Xlib import Xatom, display
+from Xlib import XK, X, Xatom, display
+from Xlib.ext import xtest
 
 from ilake_agent.desktop.backend import (
     BackendUnavailable,
     ButtonChanged,
     FocusChanged,
+    FocusMoving,
     KeyChanged,
     PointerMoved,
     RawInput,
@@ -208,6 +210,69 @@ def test_typing_is_reported_only_as_classes(
     assert "hello" not in repr(vars(backend))
 
 
+def test_characters_the_layout_lacks_are_letters_not_what_a_stale_keymap_says(
+    captured: tuple[X11Backend, Collected], xdo: Xdotool
+) -> None:
+    """`xdotool type` binds a spare keycode to a character the layout lacks, types it and
+    unbinds it: the backend reads the new mapping before the key, so each is a letter."""
+    _, sink = captured
+    xdo.key("F5")  # the keymap is loaded before the mapping changes
+    mark = sink.mark()
+    xdo.type("éßü")
+    got = sink.wait(mark, lambda got: len(presses(got)) >= 3, "three characters typed")
+    assert [(k.name, k.typed) for k in presses(got)] == [(None, "letter")] * 3
+
+
+@pytest.fixture
+def keyboard(desktop: str) -> Iterator[display.Display]:
+    conn = display.Display(desktop)
+    yield conn
+    conn.close()
+
+
+def fake_key(conn: display.Display, keycode: int) -> None:
+    for kind in (X.KeyPress, X.KeyRelease):
+        xtest.fake_input(conn, kind, keycode)
+    conn.sync()
+
+
+def test_a_remapped_key_is_reported_under_its_new_name(
+    captured: tuple[X11Backend, Collected], xdo: Xdotool, keyboard: display.Display
+) -> None:
+    _, sink = captured
+    keycode = keyboard.keysym_to_keycode(XK.string_to_keysym("a"))
+    [before] = keyboard.get_keyboard_mapping(keycode, 1)
+    xdo.key("F5")  # the keymap is loaded before the mapping changes
+    mark = sink.mark()
+    keyboard.change_keyboard_mapping(keycode, [[XK.string_to_keysym("F7")] * len(before)])
+    keyboard.sync()
+    try:
+        fake_key(keyboard, keycode)
+        got = sink.wait(mark, lambda got: bool(presses(got)), "the remapped key")
+        assert [(k.name, k.typed) for k in presses(got)] == [("F7", None)]
+    finally:
+        keyboard.change_keyboard_mapping(keycode, [list(before)])
+        keyboard.sync()
+    mark = sink.mark()
+    fake_key(keyboard, keycode)  # and back: a letter again
+    got = sink.wait(mark, lambda got: bool(presses(got)), "the key restored")
+    assert [(k.name, k.typed) for k in presses(got)] == [(None, "letter")]
+
+
+def test_a_keycode_bound_to_nothing_is_no_key(
+    captured: tuple[X11Backend, Collected], xdo: Xdotool, keyboard: display.Display
+) -> None:
+    _, sink = captured
+    first = keyboard.display.info.min_keycode
+    rows = keyboard.get_keyboard_mapping(first, keyboard.display.info.max_keycode - first + 1)
+    unbound = next(first + i for i, row in enumerate(rows) if not any(row))
+    mark = sink.mark()
+    fake_key(keyboard, unbound)
+    xdo.key("F6")  # what follows it, to know the unbound key has been read
+    got = sink.wait(mark, lambda got: any(k.name == "F6" for k in keys(got)), "F6")
+    assert [(k.name, k.typed) for k in presses(got)] == [("F6", None)]
+
+
 @pytest.mark.parametrize(
     ("keysym", "name"),
     [
@@ -245,6 +310,63 @@ def test_named_keys_use_the_vocabularys_names(
 
 def focus_changes(items: list[RawInput]) -> list[FocusChanged]:
     return [i for i in items if isinstance(i, FocusChanged)]
+
+
+def key_owners(items: list[RawInput]) -> list[str | None]:
+    """The app each key press belongs to by the backend's focus protocol (as the recorder
+    reads it): None while a move is unanswered, else the app of the last answer or report."""
+    app: str | None = None
+    awaited: int | None = None
+    owners: list[str | None] = []
+    for item in items:
+        if isinstance(item, FocusMoving):
+            awaited = item.token
+        elif isinstance(item, FocusChanged):
+            if awaited is not None and item.answers == awaited:
+                awaited, app = None, item.app_name
+            elif awaited is None and item.answers is None:
+                app = item.app_name
+        elif isinstance(item, KeyChanged) and item.pressed:
+            owners.append(None if awaited is not None else app)
+    return owners
+
+
+def test_keys_typed_the_moment_the_focus_moves_never_belong_to_the_window_before(
+    desktop: str, captured: tuple[X11Backend, Collected], xdo: Xdotool
+) -> None:
+    """The focus moves and a burst is typed at once, in one xdotool process: the move is in
+    the recorded stream before the first key, so every key belongs to the new window or to
+    none (while its application is being read), never to the window the focus left."""
+    _, sink = captured
+
+    def owner_now() -> str | None:
+        return key_owners([*sink.since(0), KeyChanged(None, "letter", True, 0)])[-1]
+
+    editor = TestWindow(
+        desktop, title="Editor", wm_class=("code", "Code"), geometry=Geometry(0, 0, 300, 300)
+    )
+    vault = TestWindow(
+        desktop,
+        title="Vault",
+        wm_class=("1password", "1Password"),
+        geometry=Geometry(400, 0, 300, 300),
+    )
+    try:
+        xdo.focus(editor.id)
+        wait_for(lambda: owner_now() == "Code", what="the editor focused")
+        for window, left in ((vault, "Code"), (editor, "1Password")) * 3:
+            mark = sink.mark()
+            xdo("windowfocus", window.id, "type", "--delay", 0, "abcdefghijkl")
+            got = sink.wait(mark, lambda got: len(presses(got)) >= 12, "twelve keys")
+            owners = key_owners(sink.since(0)[: mark + len(got)])[-12:]
+            assert left not in owners, owners
+            first_key = got.index(presses(got)[0])
+            assert any(isinstance(item, FocusMoving) for item in got[:first_key])
+            focused = window.wm_class[1]
+            wait_for(lambda: owner_now() == focused, what="the move answered")  # noqa: B023
+    finally:
+        editor.close()
+        vault.close()
 
 
 def test_focus_follows_the_focused_window_its_title_and_class(

@@ -37,7 +37,8 @@ from tests.support.builders import PROGRAMS_DIR
 
 NOW_S = 1_800_000_000.0
 SCREEN = Screen(w=1920, h=1080, scale=1.0)
-EDITOR = FocusChanged("Code", "code", "main.py - project", 0)
+EDITOR_FIELDS = ("Code", "code", "main.py - project", 0)
+EDITOR = FocusChanged(*EDITOR_FIELDS)
 
 
 def policy(*types: str, deny: list[str] | None = None, **text: str) -> ClientPolicy:
@@ -345,8 +346,8 @@ def test_moves_within_the_sampling_interval_are_not_built_but_still_end_drags() 
     clock[0] = NOW_S + 0.2
     recorder(ButtonChanged(600, 0, "left", True, 510))
     recorder(PointerMoved(640, 0, 511))  # 80 ms after the last move built: not built
-    recorder(ButtonChanged(640, 0, "left", False, 512))
-    assert [e["type"] for e in events][-1] == "pointer.drag"
+    recorder(ButtonChanged(600, 0, "left", False, 512))  # back where it went down
+    assert [e["type"] for e in events][-1] == "pointer.drag"  # only the move made it one
     assert len([e for e in events if e["type"] == "pointer.move"]) == 4
 
 
@@ -405,6 +406,44 @@ def test_a_click_that_moved_the_focus_belongs_to_the_window_it_focused() -> None
     made = capture.feed(ButtonChanged(9, 9, "left", True, 100), FocusMoving(101), vault,
                         ButtonChanged(9, 9, "left", False, 160))  # fmt: skip
     assert made == []
+
+
+def test_only_the_answer_to_the_latest_focus_move_names_the_window() -> None:
+    """Two moves in a row: the answer to the first (or a report that answers nothing) does
+    not start capture under a window the focus may already have left; the second does. An
+    answer arriving after that changes nothing."""
+    capture = Capture()
+    vault = FocusChanged("1Password", "1password", "Vault", 13, answers=2)
+    browser = FocusChanged("Firefox", "Navigator", "Docs", 12, answers=1)
+    assert capture.feed(FocusMoving(10, token=1), FocusMoving(11, token=2), browser) == []
+    assert capture.feed(FocusChanged("Firefox", "Navigator", "Docs", 12), *key("F5")) == []
+    assert capture.feed(vault, *key("F6"), PointerMoved(5, 5, 14)) == []  # denied: nothing
+    late = FocusChanged("Firefox", "Navigator", "Docs", 15, answers=1)
+    assert capture.feed(late, *key("F7")) == []  # still the vault
+    made = capture.feed(FocusMoving(20, token=3), FocusChanged("Code", "code", "x", 21, answers=3))
+    assert [(e["type"], e["app"]["name"]) for e in made] == [("window.focus", "Code")]
+
+
+def test_a_double_click_does_not_span_a_focus_move_and_a_release_during_one_is_no_click() -> None:
+    capture = Capture()
+    capture.feed(*click(9, 9, t=0), FocusMoving(50, token=1))
+    made = capture.feed(FocusChanged(*EDITOR_FIELDS, answers=1), *click(9, 9, t=100))
+    assert [e.get("clicks") for e in made] == [1]  # not 2: the focus moved between
+    capture.feed(ButtonChanged(9, 9, "left", True, 1_000), FocusMoving(1_010, token=2))
+    capture.feed(ButtonChanged(9, 9, "left", False, 1_020))  # released while unanswered
+    made = capture.feed(
+        FocusChanged(*EDITOR_FIELDS, answers=2), ButtonChanged(9, 9, "left", False, 1_030)
+    )
+    assert made == []
+
+
+def test_pause_and_resume_during_a_focus_move_are_still_recorded() -> None:
+    capture = Capture()
+    capture.feed(FocusMoving(10, token=1))
+    assert capture.recorder.pause()
+    assert capture.recorder.resume()
+    assert capture.types() == ["capture.pause", "capture.resume"]
+    assert {e["app"]["name"] for e in capture.events} == {"Code"}  # the window being left
 
 
 def test_a_press_in_an_allowed_app_released_in_a_denied_one_is_nothing() -> None:

@@ -28,7 +28,10 @@ class Screen:
 class PointerMoved:
     x: int
     y: int
-    t_ms: int  # the backend's monotonic clock, in ms
+    # When the input happened, in ms of a clock of the backend's (X11: the server's event time,
+    # so that intervals do not stretch or shrink with when the agent got to read them). The
+    # recorder compares t_ms only between inputs (a double click), never with focus reports.
+    t_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,22 +67,27 @@ class KeyChanged:
 
 @dataclass(frozen=True, slots=True)
 class FocusChanged:
-    """Another window got the focus: its application (WM_CLASS on X11) and title."""
+    """Another window got the focus: its application (WM_CLASS on X11) and title. `answers`
+    is the token of the `FocusMoving` this report resolves, None when it is not an answer."""
 
     app_name: str | None
     app_id: str | None  # the platform's application id: WM_CLASS instance on X11
     title: str | None
     t_ms: int
+    answers: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FocusMoving:
-    """The focus is changing, and which window gets it is not known yet: a backend that learns
+    """The focus is changing, and which window gets it is not known yet. A backend that learns
     of the change in order with the input (before the keys typed into the new window) says so
-    at once, and reports the window with a `FocusChanged` as soon as it has read it, even when
-    it is the same window as before."""
+    at once and later answers it with a `FocusChanged` whose `answers` is this `token`, even
+    when the window is the same as before. Only the answer to the latest move names the new
+    window: input between a move and that answer may belong to either window. Without a token,
+    the next `FocusChanged` answers it."""
 
     t_ms: int
+    token: int | None = None
 
 
 RawInput = PointerMoved | ButtonChanged | Scrolled | KeyChanged | FocusChanged | FocusMoving

@@ -12,9 +12,9 @@ lets it keep:
 - while the focused app is denied (the policy's app rules, on WM_CLASS and name) nothing at all
   is built, not even its focus event; until a backend reports the first focus, nothing is built
   either (an unknown window may be a password manager), nor between a backend's `FocusMoving`
-  and the `FocusChanged` that names the new window (input typed into a window the moment it
-  got the focus belongs to that window, which may be denied; the X11 backend does not emit
-  FocusMoving yet: docs/agent.md#platforms);
+  and the `FocusChanged` that answers the latest one (input typed into a window the moment it
+  got the focus belongs to that window, which may be denied: it is dropped, never put under
+  the window before);
 - printable keys only ever arrive as a class, and leave as that class's stand-in (the policy's
   KEY_SURROGATES), so typed text cannot be put back together; window titles are left out of the
   events when the program drops them;
@@ -158,7 +158,8 @@ class Recorder:
         self._paused = False
         self._focus: tuple[Any, ...] | None = None  # (app name, app id, title kept): not yet known
         self._denied = True
-        self._moving = False  # between a FocusMoving and the FocusChanged after it
+        self._moving = False  # between a FocusMoving and the FocusChanged that answers it
+        self._awaited: int | None = None  # the latest FocusMoving's token
         self._base: dict[str, Any] = dict(self._who)  # the envelope of every event
         self._pointer_base: dict[str, Any] = {**self._who, "display": self._display}
         # True while events may be built: the focus is known, its app allowed, not paused
@@ -204,6 +205,8 @@ class Recorder:
         elif type(raw) is FocusMoving:
             with self._lock:
                 self._moving = True
+                self._awaited = raw.token
+                self._last_click = None  # a double click does not span two windows
                 self._relive()
 
     # -- the employee's side -----------------------------------------------------------------
@@ -213,7 +216,7 @@ class Recorder:
         with self._lock:
             if self._paused:
                 return False
-            if self._live and self._pauses:
+            if self._framed() and self._pauses:
                 self._emit("capture.pause", reason=_reason(reason))
             self._paused = True
             self._down.clear()
@@ -228,7 +231,7 @@ class Recorder:
                 return False
             self._paused = False
             self._relive()
-            if self._live and self._resumes:
+            if self._framed() and self._resumes:
                 self._emit("capture.resume", reason=_reason(reason))
             return True
 
@@ -248,6 +251,9 @@ class Recorder:
             self._send("pointer.move", self._pointer_base, {"x": x, "y": y}, ts)
 
     def _button(self, raw: ButtonChanged) -> None:
+        if not raw.pressed and not self._live:
+            self._down.pop(raw.button, None)  # released while nothing is built: not a click
+            return
         if not self._live or not (self._clicks or self._drags):
             return
         button, x, y = raw.button, raw.x, raw.y
@@ -326,6 +332,11 @@ class Recorder:
         return sent  # type: ignore[return-value]
 
     def _focused(self, raw: FocusChanged) -> None:
+        if self._moving:
+            if self._awaited is not None and raw.answers != self._awaited:
+                return  # an older answer, or a report from before the latest move
+        elif raw.answers is not None:
+            return  # a late answer to a move that a newer answer has already settled
         name = raw.app_name[:MAX_SHORT] if raw.app_name else None
         app_id = raw.app_id[:MAX_SHORT] if raw.app_id else None
         title = raw.title[:MAX_TITLE] if raw.title and self._titles else None
@@ -355,6 +366,11 @@ class Recorder:
         self._relive()
         if self._live and self._focus_events:
             self._emit("window.focus")
+
+    def _framed(self) -> bool:
+        """Whether a pause or resume is recorded: the focus is known and its app allowed (a
+        focus move in flight does not hide the employee's own action)."""
+        return self._focus is not None and not self._denied
 
     def _relive(self) -> None:
         self._live = (

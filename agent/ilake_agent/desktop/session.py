@@ -82,8 +82,9 @@ def capture(
         signum: signal.signal(signum, lambda signum, _frame: requests.put(asks[signum]))
         for signum in asks
     }
-    pid_file = _claim_pid_file(spool)  # after the handlers: a pause never kills the agent
+    pid_file: int | None = None
     try:
+        pid_file = _claim_pid_file(spool)  # after the handlers: a pause never kills the agent
         backend.start(recorder)
         say(
             f"capturing this desktop; `{command} pause` pauses it, "
@@ -106,7 +107,8 @@ def capture(
                 say("capture resumed")
     finally:
         backend.stop()
-        _release_pid_file(spool, pid_file)
+        if pid_file is not None:
+            _release_pid_file(spool, pid_file)
         for signum in (signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(signum, signal.SIG_IGN)  # capture is over: a late pause is nothing
         for signum in (signal.SIGINT, signal.SIGTERM):

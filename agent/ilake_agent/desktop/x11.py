@@ -16,8 +16,10 @@ the watcher is told of, and once a second otherwise (one round trip; nothing bus
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import select
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +28,6 @@ from typing import Any
 
 from Xlib import XK, X, Xatom, display, error
 from Xlib.ext import record
-from Xlib.protocol import rq
 
 from ilake_contract.vocabulary import char_class
 
@@ -35,6 +36,7 @@ from .backend import (
     Button,
     ButtonChanged,
     FocusChanged,
+    FocusMoving,
     KeyChanged,
     KeyClass,
     PointerMoved,
@@ -83,12 +85,26 @@ _NAMED: dict[str, str] = {
     "Super_R": "meta",
     **{f"F{i}": f"F{i}" for i in range(1, 25)},
 }
+XK.load_keysym_group("xkb")  # ISO_Left_Tab (shift+Tab) and the rest of the XKB keysyms
 _NAMED_BY_KEYSYM: dict[int, str] = {
-    XK.string_to_keysym(symbol): name for symbol, name in _NAMED.items()
+    keysym: name
+    for symbol, name in _NAMED.items()
+    if (keysym := XK.string_to_keysym(symbol)) != X.NoSymbol  # an unbound keycode names nothing
 }
 # ctrl, alt (Mod1) and meta (Mod4, the Super key): a printable key under these is a shortcut.
 _SHORTCUT_MASK = X.ControlMask | X.Mod1Mask | X.Mod4Mask
 _POLL_S = 1.0  # the focus watcher's fallback recheck, when no event woke it
+# How long the watcher, having found another window focused with no FocusIn recorded, lets the
+# recorded stream catch up before it answers its own move.
+_SETTLE_S = 0.05
+
+# The recorded stream holds 32-byte core events in this client's (native) byte order, as
+# python-xlib reads them too: device events (type, detail, sequence, time, root, event, child,
+# root_x, root_y, event_x, event_y, state, same_screen) and the delivered FocusIn (its window
+# at 4). The type's high bit marks a SendEvent.
+_DEVICE = struct.Struct("=BBHLLLLhhhhHB1x")
+_FOCUS_IN = struct.Struct("=4xL24x")
+_EVENT_SIZE = 32
 
 
 def _now_ms() -> int:
@@ -124,8 +140,13 @@ class X11Backend:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._context: int | None = None
-        self._wake_r, self._wake_w = -1, -1
+        self._wake_r, self._wake_w = -1, -1  # stop() wakes the focus watcher
+        self._nudge_r, self._nudge_w = -1, -1  # a recorded FocusIn wakes it
         self._started = False
+        # Focus moves: tokens shared by both threads; the recorded FocusIns the watcher has not
+        # answered yet (token -> the window the server delivered it for), under _lock.
+        self._tokens = itertools.count(1)
+        self._unanswered: dict[int, int] = {}
 
     def screen(self) -> Screen:
         screen = self._control.screen()
@@ -157,31 +178,26 @@ class X11Backend:
                 raise RuntimeError("a backend starts once, and not after stop()")
             self._started = True
         recorder = _open(self._name)
+        keys = _open(self._name)  # the record thread's own, for keymap reloads
         watcher = _open(self._name)
+        # Device input, and in the same stream the FocusIn the server delivers to any client
+        # (the focus watcher selects it on every top-level window): a focus move comes in order
+        # with the keys typed after it.
         context = recorder.record_create_context(
             0,
             [record.AllClients],
             [
-                {
-                    "core_requests": (0, 0),
-                    "core_replies": (0, 0),
-                    "ext_requests": (0, 0, 0, 0),
-                    "ext_replies": (0, 0, 0, 0),
-                    "delivered_events": (0, 0),
-                    "device_events": (X.KeyPress, X.MotionNotify),
-                    "errors": (0, 0),
-                    "client_started": False,
-                    "client_died": False,
-                }
+                _range(device=(X.KeyPress, X.MotionNotify), delivered=(X.FocusIn, X.FocusIn)),
             ],
         )
         self._context = context
         self._wake_r, self._wake_w = os.pipe()
+        self._nudge_r, self._nudge_w = os.pipe()
         ready = threading.Event()
         self._threads = [
             threading.Thread(
                 target=self._record,
-                args=(recorder, context, sink, ready),
+                args=(recorder, _Keymap(keys), context, sink, ready),
                 name="ilake-x11-input",
                 daemon=True,
             ),
@@ -213,30 +229,39 @@ class X11Backend:
             if self._context is not None:
                 self._control.record_free_context(self._context)
             self._control.close()
-        for fd in (self._wake_r, self._wake_w):
+        for fd in (self._wake_r, self._wake_w, self._nudge_r, self._nudge_w):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._wake_r = self._wake_w = -1
+        self._wake_r = self._wake_w = self._nudge_r = self._nudge_w = -1
 
     # -- pointer and keys ---------------------------------------------------------------------
 
-    def _record(self, recorder: Any, context: int, sink: RawSink, ready: threading.Event) -> None:
-        parse = rq.EventField(None).parse_binary_value
-        # Keycode -> keysym with no shift: 's' for both s and S (the key's name, not what it typed).
-        lookup: Callable[[int, int], int] = recorder.keycode_to_keysym
+    def _record(
+        self, recorder: Any, keymap: _Keymap, context: int, sink: RawSink, ready: threading.Event
+    ) -> None:
+        device, focus_in = _DEVICE.unpack_from, _FOCUS_IN.unpack_from
+        last_focus_in = (0, 0)  # (window, ms): the same FocusIn's copies for other clients
 
         def on_reply(reply: Any) -> None:
+            nonlocal last_focus_in
             if reply.category == record.StartOfData:
                 ready.set()
             if reply.category != record.FromServer or self._stopping.is_set():
                 return
             data = reply.data
-            while data:
-                event, data = parse(data, recorder.display, None, None)
-                raw = self._translate(event, lookup)
-                if raw is not None:
-                    sink(raw)
+            for offset in range(0, len(data) - _EVENT_SIZE + 1, _EVENT_SIZE):
+                kind = data[offset] & 0x7F
+                if X.KeyPress <= kind <= X.MotionNotify:
+                    raw = _translate(device(data, offset), keymap)
+                    if raw is not None:
+                        sink(raw)
+                elif kind == X.FocusIn:
+                    (window,) = focus_in(data, offset)
+                    now = _now_ms()
+                    if window != last_focus_in[0] or now - last_focus_in[1] > 20:
+                        last_focus_in = (window, now)
+                        self._focus_moving(window, now, sink)
 
         try:
             recorder.record_enable_context(context, on_reply)
@@ -244,59 +269,142 @@ class X11Backend:
             pass  # the server went away: nothing more to capture
         finally:
             ready.set()
-            with contextlib.suppress(error.XError, OSError):
-                recorder.close()
+            for conn in (recorder, keymap.conn):
+                with contextlib.suppress(error.XError, OSError):
+                    conn.close()
 
-    @staticmethod
-    def _translate(
-        event: Any, lookup: Callable[[int, int], int]
-    ) -> PointerMoved | ButtonChanged | Scrolled | KeyChanged | None:
-        t = _now_ms()
-        kind = event.type
-        if kind == X.MotionNotify:
-            return PointerMoved(x=event.root_x, y=event.root_y, t_ms=t)
-        if kind in (X.ButtonPress, X.ButtonRelease):
-            wheel = _WHEEL.get(event.detail)
-            if wheel is not None:  # a wheel notch is a press and a release: count the press
-                if kind != X.ButtonPress:
-                    return None
-                return Scrolled(x=event.root_x, y=event.root_y, dx=wheel[0], dy=wheel[1], t_ms=t)
-            button = _BUTTONS.get(event.detail)
-            if button is None:
-                return None
-            return ButtonChanged(
-                x=event.root_x, y=event.root_y, button=button, pressed=kind == X.ButtonPress, t_ms=t
-            )
-        if kind in (X.KeyPress, X.KeyRelease):
-            return _key(event.detail, event.state, lookup, kind == X.KeyPress, t)
-        return None
+    def _focus_moving(self, window: int, t_ms: int, sink: RawSink) -> None:
+        """A FocusIn in the recorded stream: stop building now, and ask the watcher which
+        application that window belongs to."""
+        token = next(self._tokens)
+        sink(FocusMoving(t_ms=t_ms, token=token))
+        with self._lock:
+            self._unanswered[token] = window
+        with contextlib.suppress(OSError):
+            os.write(self._nudge_w, b".")
 
     # -- the focused window -------------------------------------------------------------------
 
     def _watch_focus(self, watcher: Any, sink: RawSink) -> None:
+        """Answers each recorded FocusIn with the application of the window it was for; reports
+        the first focus, title changes, and a move no FocusIn was recorded for (found by a
+        property change or the poll: then a move of its own goes first, so that nothing is
+        built under the old window while the recorded stream catches up)."""
         focus = _FocusReader(watcher)
-        last: tuple[int, str | None] | None = None
+        last: _Focused | None = None
         try:
             focus.listen()
             while not self._stopping.is_set():
-                current = focus.read()
-                if current is not None and (current.window, current.title) != last:
-                    last = (current.window, current.title)
-                    sink(
-                        FocusChanged(
-                            app_name=current.app_name,
-                            app_id=current.app_id,
-                            title=current.title,
-                            t_ms=_now_ms(),
-                        )
-                    )
-                if not focus.wait(self._wake_r, _POLL_S):
-                    continue
+                answered = self._answer(focus, sink)
+                if answered is not None:
+                    last = answered
+                else:
+                    current = focus.read()
+                    if current is not None and last is not None and current.window != last.window:
+                        token = next(self._tokens)
+                        sink(FocusMoving(t_ms=_now_ms(), token=token))
+                        focus.wait(-1, self._nudge_r, _SETTLE_S)
+                        self._answer(focus, sink)
+                        current = focus.read() or current
+                        sink(current.report(answers=token))
+                        last = current
+                    elif current is not None and current != last:
+                        sink(current.report())
+                        last = current
+                if focus.wait(self._wake_r, self._nudge_r, _POLL_S) == "stop":
+                    break
         except (error.ConnectionClosedError, OSError):
             pass  # the server went away
         finally:
             with contextlib.suppress(error.XError, OSError):
                 watcher.close()
+
+    def _answer(self, focus: _FocusReader, sink: RawSink) -> _Focused | None:
+        """Answer the latest recorded FocusIn (an earlier one is settled by it): the window
+        the server delivered it for, or what has the focus now when that window names no
+        application (the root, a frame without a client)."""
+        with self._lock:
+            if not self._unanswered:
+                return None
+            token = max(self._unanswered)
+            window = self._unanswered[token]
+            self._unanswered.clear()
+        current = focus.resolve(window) or focus.read()
+        if current is None:
+            current = _Focused(0, None, None, None)  # nothing focused: an unknown window
+        sink(current.report(answers=token))
+        return current
+
+
+def _range(device: tuple[int, int] = (0, 0), delivered: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+    """A RECORD range: these device and delivered events, nothing else."""
+    return {
+        "core_requests": (0, 0),
+        "core_replies": (0, 0),
+        "ext_requests": (0, 0, 0, 0),
+        "ext_replies": (0, 0, 0, 0),
+        "delivered_events": delivered,
+        "device_events": device,
+        "errors": (0, 0),
+        "client_started": False,
+        "client_died": False,
+    }
+
+
+class _Keymap:
+    """Keycode -> keysyms, this backend's own copy: loaded at the first key and again after
+    the server says the keyboard mapping changed (a layout switch, xmodmap, `xdotool type`
+    binding a spare keycode to a character the layout lacks). The server tells every client
+    with a MappingNotify before it handles the next input, so the one on this connection (the
+    record thread's own) is read before the key it precedes is looked up. (RECORD does not
+    record MappingNotify among delivered events.)"""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self._first: int = conn.display.info.min_keycode
+        self._count: int = conn.display.info.max_keycode - self._first + 1
+        self._rows: list[tuple[int, ...]] = []
+        self.stale = True
+
+    def refresh(self) -> None:
+        """Mark the table stale if a keyboard MappingNotify has arrived (one syscall)."""
+        conn = self.conn
+        while conn.pending_events():
+            event = conn.next_event()
+            if event.type == X.MappingNotify and event.request == X.MappingKeyboard:
+                self.stale = True
+
+    def keysym(self, keycode: int, index: int) -> int:
+        if self.stale:
+            self.stale = False
+            rows = self.conn.get_keyboard_mapping(self._first, self._count)
+            self._rows = [tuple(row) for row in rows]
+        row = keycode - self._first
+        if 0 <= row < len(self._rows) and index < len(self._rows[row]):
+            return self._rows[row][index]
+        return 0  # NoSymbol
+
+
+def _translate(
+    event: tuple[int, ...], keymap: _Keymap
+) -> PointerMoved | ButtonChanged | Scrolled | KeyChanged | None:
+    """A decoded device event (see _DEVICE) as raw input: no key objects, no characters."""
+    kind, detail, _, t, _, _, _, x, y, _, _, state, _ = event
+    kind &= 0x7F  # t: the server's time of the event, whenever this thread reads it
+    if kind == X.MotionNotify:
+        return PointerMoved(x=x, y=y, t_ms=t)
+    if kind == X.ButtonPress or kind == X.ButtonRelease:
+        wheel = _WHEEL.get(detail)
+        if wheel is not None:  # a wheel notch is a press and a release: count the press
+            if kind != X.ButtonPress:
+                return None
+            return Scrolled(x=x, y=y, dx=wheel[0], dy=wheel[1], t_ms=t)
+        button = _BUTTONS.get(detail)
+        if button is None:
+            return None
+        return ButtonChanged(x=x, y=y, button=button, pressed=kind == X.ButtonPress, t_ms=t)
+    keymap.refresh()
+    return _key(detail, state, keymap.keysym, kind == X.KeyPress, t)
 
 
 def _key(
@@ -327,6 +435,15 @@ class _Focused:
     app_name: str | None
     app_id: str | None
     title: str | None
+
+    def report(self, answers: int | None = None) -> FocusChanged:
+        return FocusChanged(
+            app_name=self.app_name,
+            app_id=self.app_id,
+            title=self.title,
+            t_ms=_now_ms(),
+            answers=answers,
+        )
 
 
 class _FocusReader:
@@ -359,31 +476,65 @@ class _FocusReader:
             window.change_attributes(event_mask=self._MASK)
             self._watched.add(window.id)
 
-    def wait(self, wake_fd: int, timeout: float) -> bool:
-        """Block until an X event, a stop, or the timeout; drain what arrived."""
+    def wait(self, wake_fd: int, nudge_fd: int, timeout: float) -> str:
+        """Block until a stop ("stop"), a recorded FocusIn ("nudge"), an X event that may
+        change what is focused or its title ("x"), or the timeout ("timeout"). The focus
+        events of this connection do not count: their copies in the recorded stream do."""
+        fds = [fd for fd in (self._conn.fileno(), wake_fd, nudge_fd) if fd >= 0]
         if not self._conn.pending_events():
-            readable, _, _ = select.select([self._conn.fileno(), wake_fd], [], [], timeout)
+            readable, _, _ = select.select(fds, [], [], timeout)
             if wake_fd in readable:
-                return False
+                return "stop"
+            if nudge_fd in readable:
+                os.read(nudge_fd, 4096)
+                return "nudge"
+        woke = "timeout"
         while self._conn.pending_events():
             event = self._conn.next_event()
+            if event.type in (X.FocusIn, X.FocusOut):
+                continue
+            woke = "x"
             if event.type == X.CreateNotify:
                 self._watch(event.window)
             elif event.type == X.DestroyNotify:
                 self._watched.discard(event.window.id)
         self._conn.flush()
-        return True
+        return woke
 
     def read(self) -> _Focused | None:
+        """The application and title of the window that has the focus now."""
         try:
-            window = self._focused_window()
-            if window is None:
-                return None
-            self._watch(window)
-            instance, cls = window.get_wm_class() or (None, None)
-            return _Focused(window.id, cls or None, instance or None, self._title(window))
+            return self._describe(self._focused_window())
         except error.XError:
             return None  # the window went away between two requests: the next event tells
+
+    def resolve(self, window_id: int) -> _Focused | None:
+        """The application and title of the window a FocusIn was for: that window, an
+        ancestor, or (a window manager's frame) a child that names its application."""
+        if window_id in (0, self._root.id):
+            return None
+        try:
+            window = self._conn.create_resource_object("window", window_id)
+            return self._describe(self._top_level(window) or self._client_below(window))
+        except error.XError:
+            return None
+
+    def _describe(self, window: Any) -> _Focused | None:
+        if window is None:
+            return None
+        self._watch(window)
+        instance, cls = window.get_wm_class() or (None, None)
+        return _Focused(window.id, cls or None, instance or None, self._title(window))
+
+    def _client_below(self, window: Any, depth: int = 2) -> Any:
+        """The first child, breadth first and `depth` levels down, that has a WM_CLASS."""
+        level = [window]
+        for _ in range(depth):
+            level = [child for parent in level for child in parent.query_tree().children]
+            for child in level:
+                if child.get_wm_class():
+                    return child
+        return None
 
     def _focused_window(self) -> Any:
         active = self._root.get_full_property(self._active, Xatom.WINDOW)
