@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import resource
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -117,6 +118,39 @@ def test_moves_at_the_driven_coordinates(
         "three pointer moves",
     )
     assert all(isinstance(g, PointerMoved) for g in moved)
+
+
+def test_at_a_pace_the_pointer_is_asked_for_not_recorded_at_every_motion(
+    desktop: str, xdo: Xdotool
+) -> None:
+    """A program that samples moves every 100 ms: a path of 120 moves in about 1.2 s is
+    reported as at most one position per 100 ms, each one the path went through, the last
+    where it ended; a pointer at rest is not reported again."""
+    backend = X11Backend(desktop)
+    sink = Collected()
+    backend.start(sink, pointer_every_ms=100)
+    try:
+        xdo.mousemove(0, 0)
+        wait_for(lambda: (0, 0) in positions(sink.since(0)), what="the pointer at 0, 0")
+        mark = sink.mark()
+        path: list[str | int] = []
+        for step in range(1, 121):
+            path += ["mousemove", step * 5, step * 3, "sleep", "0.01"]
+        started = time.monotonic()
+        xdo(*path)
+        took = time.monotonic() - started
+        got = sink.wait(mark, lambda got: (600, 360) in positions(got), "the end of the path")
+        moved = positions(got)
+        assert 3 <= len(moved) <= took / 0.1 + 2, (len(moved), took)
+        assert set(moved) <= {(step * 5, step * 3) for step in range(1, 121)}
+        time.sleep(0.5)
+        assert positions(sink.since(mark)) == moved  # at rest: nothing more
+    finally:
+        backend.stop()
+
+
+def positions(items: list[RawInput]) -> list[tuple[int, int]]:
+    return [(i.x, i.y) for i in items if isinstance(i, PointerMoved)]
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ from ilake_agent.desktop.backend import (
     RawSink,
     Screen,
 )
+from ilake_agent.desktop.recorder import IDLE_POLL_MS
 from ilake_agent.desktop.session import PID_FILE
 from lambdas.core.programs import load_programs
 from tests.support.builders import PROGRAMS_DIR
@@ -77,7 +78,9 @@ class ScriptedBackend:
     def screen(self) -> Screen:
         return Screen(1280, 800, 1.0)
 
-    def start(self, sink: RawSink) -> None:
+    def start(self, sink: RawSink, *, pointer_every_ms: int | None = None) -> None:
+        self.pointer_every_ms = pointer_every_ms
+
         def run() -> None:
             try:
                 self.script(sink)
@@ -276,6 +279,8 @@ def test_a_desktop_run_records_what_the_policy_allows_and_sigterm_drains_it(
     assert {(e["subject"], e["device_id"]) for e in sent.events} == {("jdoe", "LAPTOP-42")}
     assert "recorded 2, delivered 2" in captured.out
     assert not (spool / PID_FILE).exists()  # gone with the agent
+    # neither moves nor drags collected: the pointer's position is asked for once a second
+    assert backend.pointer_every_ms == IDLE_POLL_MS
 
 
 def test_the_employee_pauses_and_resumes_a_running_agent(

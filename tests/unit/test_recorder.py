@@ -27,7 +27,14 @@ from ilake_agent.desktop.backend import (
     Screen,
     Scrolled,
 )
-from ilake_agent.desktop.recorder import DRAG_PX, STAND_INS, Recorder
+from ilake_agent.desktop.recorder import (
+    DRAG_POLL_MS,
+    DRAG_PX,
+    IDLE_POLL_MS,
+    STAND_INS,
+    Recorder,
+    pointer_pace,
+)
 from ilake_agent.policy import KEY_SURROGATES, ClientPolicy
 from ilake_contract.schema import EVENT_TYPES
 from ilake_contract.validation import judge
@@ -64,7 +71,7 @@ class FakeBackend:
     def screen(self) -> Screen:
         return self._screen
 
-    def start(self, sink: RawSink) -> None:
+    def start(self, sink: RawSink, *, pointer_every_ms: int | None = None) -> None:
         self.sink = sink
 
     def stop(self) -> None:
@@ -349,6 +356,19 @@ def test_moves_within_the_sampling_interval_are_not_built_but_still_end_drags() 
     recorder(ButtonChanged(600, 0, "left", False, 512))  # back where it went down
     assert [e["type"] for e in events][-1] == "pointer.drag"  # only the move made it one
     assert len([e for e in events if e["type"] == "pointer.move"]) == 4
+
+
+def test_the_backend_is_asked_for_the_pointer_only_as_often_as_the_program_keeps_it() -> None:
+    def pace(types: list[str], sample_ms: int | None = None) -> int | None:
+        collect: dict[str, Any] = {"event_types": types}
+        if sample_ms is not None:
+            collect["pointer_sample_ms"] = sample_ms
+        return pointer_pace(ClientPolicy.from_policy({"collect": collect}))
+
+    assert pace(["pointer.move", "pointer.drag"], 250) == 250
+    assert pace(["pointer.move"]) is None  # every move kept: every motion
+    assert pace(["pointer.drag", "pointer.click"]) == DRAG_POLL_MS
+    assert pace(["pointer.click", "key.shortcut"]) == IDLE_POLL_MS
 
 
 def test_nothing_is_created_before_the_backend_reports_the_focus() -> None:

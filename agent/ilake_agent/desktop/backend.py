@@ -29,8 +29,9 @@ class PointerMoved:
     x: int
     y: int
     # When the input happened, in ms of a clock of the backend's (X11: the server's event time,
-    # so that intervals do not stretch or shrink with when the agent got to read them). The
-    # recorder compares t_ms only between inputs (a double click), never with focus reports.
+    # so that intervals do not stretch or shrink with when the agent got to read them; a polled
+    # position: the agent's monotonic clock). The recorder compares t_ms only between button
+    # presses (a double click), never across kinds.
     t_ms: int
 
 
@@ -98,11 +99,16 @@ class RawSink(Protocol):
 
 
 class Backend(Protocol):
-    """A platform's input source. `start` returns once listening; `stop` is idempotent."""
+    """A platform's input source. `start` returns once listening; `stop` is idempotent.
+
+    `pointer_every_ms` is how often the pointer's position is wanted (the program's sampling
+    interval): a backend may then report where the pointer is at that pace rather than every
+    motion (X11 asks the server, so a fast mouse costs nothing more than a still one). None:
+    every motion."""
 
     def screen(self) -> Screen: ...
 
-    def start(self, sink: RawSink) -> None: ...
+    def start(self, sink: RawSink, *, pointer_every_ms: int | None = None) -> None: ...
 
     def stop(self) -> None: ...
 

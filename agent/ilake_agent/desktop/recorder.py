@@ -404,6 +404,19 @@ class Recorder:
 
 _UNKNOWN: Final = object()
 
+DRAG_POLL_MS: Final = 50  # how often the pointer is asked for when only drags need it
+IDLE_POLL_MS: Final = 1_000  # ... when nothing built needs it (a click carries its own x, y)
+
+
+def pointer_pace(policy: ClientPolicy) -> int | None:
+    """How often a backend need say where the pointer is (None: every motion). A program
+    that samples moves gets positions at its interval, which is all the recorder would build
+    from them; a press's drag is then judged on those positions and the release's."""
+    types = policy.event_types
+    if "pointer.move" in types:
+        return policy.pointer_sample_ms or None
+    return DRAG_POLL_MS if "pointer.drag" in types else IDLE_POLL_MS
+
 
 def _reason(reason: str) -> str:
     """A pause reason as the schema's vocabulary has it, or "other"."""

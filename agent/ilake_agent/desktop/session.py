@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .backend import Backend
-from .recorder import Recorder
+from .recorder import Recorder, pointer_pace
 
 PID_FILE = "agent.pid"  # in the spool directory, while an agent captures this desktop
 MAX_NAME = 256
@@ -85,7 +85,7 @@ def capture(
     pid_file: int | None = None
     try:
         pid_file = _claim_pid_file(spool)  # after the handlers: a pause never kills the agent
-        backend.start(recorder)
+        backend.start(recorder, pointer_every_ms=pointer_pace(client.policy))
         say(
             f"capturing this desktop; `{command} pause` pauses it, "
             "Ctrl-C stops" + (f" (or in {duration:g} s)" if duration else "")

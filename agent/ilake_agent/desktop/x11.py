@@ -172,7 +172,7 @@ class X11Backend:
                         return dpi / 96.0
         return 1.0
 
-    def start(self, sink: RawSink) -> None:
+    def start(self, sink: RawSink, *, pointer_every_ms: int | None = None) -> None:
         with self._lock:
             if self._started or self._stopping.is_set():
                 raise RuntimeError("a backend starts once, and not after stop()")
@@ -187,7 +187,14 @@ class X11Backend:
             0,
             [record.AllClients],
             [
-                _range(device=(X.KeyPress, X.MotionNotify), delivered=(X.FocusIn, X.FocusIn)),
+                _range(
+                    # every motion, or none: the watcher then asks where the pointer is
+                    device=(
+                        X.KeyPress,
+                        X.MotionNotify if pointer_every_ms is None else X.ButtonRelease,
+                    ),
+                    delivered=(X.FocusIn, X.FocusIn),
+                ),
             ],
         )
         self._context = context
@@ -202,7 +209,10 @@ class X11Backend:
                 daemon=True,
             ),
             threading.Thread(
-                target=self._watch_focus, args=(watcher, sink), name="ilake-x11-focus", daemon=True
+                target=self._watch_focus,
+                args=(watcher, sink, pointer_every_ms),
+                name="ilake-x11-focus",
+                daemon=True,
             ),
         ]
         for thread in self._threads:
@@ -285,39 +295,63 @@ class X11Backend:
 
     # -- the focused window -------------------------------------------------------------------
 
-    def _watch_focus(self, watcher: Any, sink: RawSink) -> None:
+    def _watch_focus(self, watcher: Any, sink: RawSink, pointer_every_ms: int | None) -> None:
         """Answers each recorded FocusIn with the application of the window it was for; reports
         the first focus, title changes, and a move no FocusIn was recorded for (found by a
-        property change or the poll: then a move of its own goes first, so that nothing is
-        built under the old window while the recorded stream catches up)."""
+        property change or the once-a-second check: then a move of its own goes first, so that
+        nothing is built under the old window while the recorded stream catches up). With
+        `pointer_every_ms`, also where the pointer is at that pace, when it has moved."""
         focus = _FocusReader(watcher)
         last: _Focused | None = None
+        every = pointer_every_ms / 1000 if pointer_every_ms else None
+        now = time.monotonic()
+        next_check, next_poll = now, now
+        pointer: tuple[int, int] | None = None
+        woke = "timeout"
         try:
             focus.listen()
             while not self._stopping.is_set():
-                answered = self._answer(focus, sink)
-                if answered is not None:
-                    last = answered
-                else:
-                    current = focus.read()
-                    if current is not None and last is not None and current.window != last.window:
-                        token = next(self._tokens)
-                        sink(FocusMoving(t_ms=_now_ms(), token=token))
-                        focus.wait(-1, self._nudge_r, _SETTLE_S)
-                        self._answer(focus, sink)
-                        current = focus.read() or current
-                        sink(current.report(answers=token))
-                        last = current
-                    elif current is not None and current != last:
-                        sink(current.report())
-                        last = current
-                if focus.wait(self._wake_r, self._nudge_r, _POLL_S) == "stop":
+                now = time.monotonic()
+                if woke != "timeout" or now >= next_check:
+                    next_check = now + _POLL_S
+                    last = self._check_focus(focus, sink, last)
+                if every is not None and now >= next_poll:
+                    next_poll = max(next_poll + every, now)
+                    where = focus.pointer()
+                    if where is not None and where != pointer:
+                        pointer = where
+                        sink(PointerMoved(x=where[0], y=where[1], t_ms=_now_ms()))
+                wait = next_check if every is None else min(next_check, next_poll)
+                woke = focus.wait(self._wake_r, self._nudge_r, max(wait - time.monotonic(), 0))
+                if woke == "stop":
                     break
         except (error.ConnectionClosedError, OSError):
             pass  # the server went away
         finally:
             with contextlib.suppress(error.XError, OSError):
                 watcher.close()
+
+    def _check_focus(
+        self, focus: _FocusReader, sink: RawSink, last: _Focused | None
+    ) -> _Focused | None:
+        """Answer a recorded move, or see whether the focus or its title changed by itself;
+        what was last reported."""
+        answered = self._answer(focus, sink)
+        if answered is not None:
+            return answered
+        current = focus.read()
+        if current is None or current == last:
+            return last
+        if last is not None and current.window != last.window:
+            token = next(self._tokens)
+            sink(FocusMoving(t_ms=_now_ms(), token=token))
+            focus.wait(-1, self._nudge_r, _SETTLE_S)
+            self._answer(focus, sink)
+            current = focus.read() or current
+            sink(current.report(answers=token))
+        else:
+            sink(current.report())
+        return current
 
     def _answer(self, focus: _FocusReader, sink: RawSink) -> _Focused | None:
         """Answer the latest recorded FocusIn (an earlier one is settled by it): the window
@@ -500,6 +534,14 @@ class _FocusReader:
                 self._watched.discard(event.window.id)
         self._conn.flush()
         return woke
+
+    def pointer(self) -> tuple[int, int] | None:
+        """Where the pointer is, in root window pixels (one round trip)."""
+        try:
+            reply = self._root.query_pointer()
+        except error.XError:
+            return None
+        return (reply.root_x, reply.root_y)
 
     def read(self) -> _Focused | None:
         """The application and title of the window that has the focus now."""
