@@ -204,6 +204,15 @@ def ticks(stat: str) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def thread_cpu(task: Path) -> float:
+    """A thread's CPU seconds: schedstat's run time in ns where the kernel keeps it (a 10 ms
+    tick is 0.1 % of a core over a 10 s phase, as much as the agent's idle), else stat's ticks."""
+    try:
+        return int((task / "schedstat").read_text().split()[0]) / 1e9
+    except (FileNotFoundError, IndexError, ValueError):
+        return ticks((task / "stat").read_text()) / TICKS
+
+
 class Snapshot:
     """One moment of the agent process, read from outside: its CPU, each thread's, VmHWM, the
     raw inputs the counting backend saw, and the child's last published status."""
@@ -215,7 +224,7 @@ class Snapshot:
         self.threads: dict[str, float] = {}
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
-                self.threads[task.name] = ticks((task / "stat").read_text()) / TICKS
+                self.threads[task.name] = thread_cpu(task)
             except (FileNotFoundError, ProcessLookupError):
                 continue  # the thread ended between the listing and the read
         status_text = Path(f"/proc/{pid}/status").read_text()
@@ -434,15 +443,20 @@ def print_agent(report: dict[str, Any]) -> None:
         )
     seen = sorted({names.get(tid, f"thread {tid}") for _, _, b in phases for tid in b.threads})
     print()
-    print("| phase | " + " | ".join(seen) + " |")
-    print("|---|" + "---|" * len(seen))
+    print("| phase | " + " | ".join(seen) + " | all threads |")
+    print("|---|" + "---|" * (len(seen) + 1))
     for label, a, b in phases:
         wall = b.wall - a.wall
         per_name: Counter[str] = Counter()
         for tid, seconds in b.threads.items():
             per_name[names.get(tid, f"thread {tid}")] += seconds - a.threads.get(tid, 0.0)
-        print(f"| {label} | " + " | ".join(f"{100 * per_name[n] / wall:.2f}" for n in seen) + " |")
-    print("\n(% of one core per thread; bench-monitor is the benchmark's own thread)")
+        cells = [f"{100 * per_name[n] / wall:.2f}" for n in seen]
+        cells.append(f"{100 * sum(per_name.values()) / wall:.2f}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print(
+        "\n(% of one core per thread, from schedstat; the process column above is"
+        " /proc/<pid>/stat, in 10 ms ticks; bench-monitor is the benchmark's own thread)"
+    )
     print()
     print("| phase | in Recorder, µs per raw input | in its sink (Client.record), µs per event |")
     print("|---|---|---|")
