@@ -9,8 +9,9 @@ lets it keep:
   a pointer move within the program's `pointer_sample_ms` of the last one built is not built
   either (the Client and the server would drop it as `sampled_out`: at 100 moves a second and
   a 250 ms interval, 96 of every 100 cost only that check);
-- while the focused app is denied (the policy's app rules, on WM_CLASS and name) nothing at all
-  is built, not even its focus event; until a backend reports the first focus, nothing is built
+- while the focused app is denied (the policy's app rules, on WM_CLASS and name; a window that
+  names no application is unknown and counts as denied) nothing at all is built, not even its
+  focus event; until a backend reports the first focus, nothing is built
   either (an unknown window may be a password manager), nor between a backend's `FocusMoving`
   and the `FocusChanged` that answers the latest one (input typed into a window the moment it
   got the focus belongs to that window, which may be denied: it is dropped, never put under
@@ -348,9 +349,12 @@ class Recorder:
             return
         self._moving = False
         self._focus = focus
-        # the whole name decides as well as the one sent: either denied is denied
-        self._denied = app_denied(self._deny, self._allow, raw.app_name, raw.app_id) or (
-            app_denied(self._deny, self._allow, name, app_id)
+        # the whole name decides as well as the one sent: either denied is denied; a window
+        # that names no application at all is unknown, and may be a password manager
+        self._denied = (
+            (name is None and app_id is None)
+            or app_denied(self._deny, self._allow, raw.app_name, raw.app_id)
+            or app_denied(self._deny, self._allow, name, app_id)
         )
         app = {k: v for k, v in (("name", name), ("bundle_id", app_id)) if v is not None}
         context: dict[str, Any] = {**self._who}

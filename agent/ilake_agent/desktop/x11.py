@@ -7,10 +7,14 @@ without building key objects: a key event carries a keycode, the keycode's unshi
 looked up, and a printable key leaves this module only as its class. The character is a local
 of `_key` and nothing else.
 
-The focused window: with a window manager, the root's `_NET_ACTIVE_WINDOW`, watched through
-PropertyNotify; on a bare X server (Xvfb, no window manager) the input focus, walked up to the
-top-level window that has a WM_CLASS. That is rechecked on every FocusIn, map or title change
-the watcher is told of, and once a second otherwise (one round trip; nothing busy-waits).
+Which application the keys go to: the input focus, walked up to the top-level window that has
+a WM_CLASS (or down from a window manager's frame to its client). Every focus change reaches
+the record thread in the same RECORD stream as the keys (the FocusIn and FocusOut delivered to
+the watcher, which selects them on the root and every top-level), becomes a `FocusMoving`
+before the next key, and is answered by the watcher thread; when the keys follow the pointer
+(PointerRoot) or a keyboard grab takes them, the answer is an unknown window, under which the
+recorder builds nothing. The watcher also rechecks on title and structure changes and once a
+second (docs/agent.md#focus-changes-in-order-with-the-input).
 """
 
 from __future__ import annotations
@@ -98,12 +102,22 @@ _POLL_S = 1.0  # the focus watcher's fallback recheck, when no event woke it
 # recorded stream catch up before it answers its own move.
 _SETTLE_S = 0.05
 
-# The recorded stream holds 32-byte core events in this client's (native) byte order, as
-# python-xlib reads them too: device events (type, detail, sequence, time, root, event, child,
-# root_x, root_y, event_x, event_y, state, same_screen) and the delivered FocusIn (its window
-# at 4). The type's high bit marks a SendEvent.
+# The recorded stream holds 32-byte core events: device events in this client's (native) byte
+# order, as python-xlib reads them too (type, detail, sequence, time, root, event, child, root_x,
+# root_y, event_x, event_y, state, same_screen); delivered FocusIn/FocusOut (type, detail,
+# sequence, window, mode) in the byte order of the client they were delivered to, which the
+# reply's `client_swapped` says. The type's high bit marks a SendEvent (another client's
+# forgery: it moves no focus).
 _DEVICE = struct.Struct("=BBHLLLLhhhhHB1x")
-_FOCUS_IN = struct.Struct("=4xL24x")
+_NATIVE = "<" if struct.pack("=H", 1) == b"\x01\x00" else ">"
+_FOCUS = {
+    False: struct.Struct(f"{_NATIVE}BBHLB23x"),
+    True: struct.Struct(f"{'>' if _NATIVE == '<' else '<'}BBHLB23x"),
+}
+_SEND_EVENT = 0x80
+# FocusIn/FocusOut details that mean the keys follow the pointer (PointerRoot, no focus), and
+# modes that mean a keyboard grab sends them to the grabbing window, not the focused one.
+_POINTER_DETAILS = frozenset({X.NotifyPointer, X.NotifyPointerRoot, X.NotifyDetailNone})
 _EVENT_SIZE = 32
 
 
@@ -143,10 +157,11 @@ class X11Backend:
         self._wake_r, self._wake_w = -1, -1  # stop() wakes the focus watcher
         self._nudge_r, self._nudge_w = -1, -1  # a recorded FocusIn wakes it
         self._started = False
-        # Focus moves: tokens shared by both threads; the recorded FocusIns the watcher has not
-        # answered yet (token -> the window the server delivered it for), under _lock.
+        # Focus moves: tokens shared by both threads; the recorded focus events the watcher has
+        # not answered yet (token -> where the keys go: see _where_to), under _lock.
         self._tokens = itertools.count(1)
-        self._unanswered: dict[int, int] = {}
+        self._unanswered: dict[int, int | None] = {}
+        self._grabbed = False  # a keyboard grab is active: the input focus is not where keys go
 
     def screen(self) -> Screen:
         screen = self._control.screen()
@@ -177,29 +192,40 @@ class X11Backend:
             if self._started or self._stopping.is_set():
                 raise RuntimeError("a backend starts once, and not after stop()")
             self._started = True
-        recorder = _open(self._name)
-        keys = _open(self._name)  # the record thread's own, for keymap reloads
-        watcher = _open(self._name)
-        # Device input, and in the same stream the FocusIn the server delivers to any client
-        # (the focus watcher selects it on every top-level window): a focus move comes in order
-        # with the keys typed after it.
-        context = recorder.record_create_context(
-            0,
-            [record.AllClients],
-            [
-                _range(
-                    # every motion, or none: the watcher then asks where the pointer is
-                    device=(
-                        X.KeyPress,
-                        X.MotionNotify if pointer_every_ms is None else X.ButtonRelease,
+        connections: list[Any] = []
+        try:
+            recorder = _open(self._name)
+            connections.append(recorder)
+            keys = _open(self._name)  # the record thread's own, for keymap reloads
+            connections.append(keys)
+            watcher = _open(self._name)
+            connections.append(watcher)
+            # Device input, and in the same stream the FocusIn and FocusOut the server delivers
+            # to any client (the focus watcher selects them on the root and every top-level
+            # window): a focus move comes in order with the keys typed after it.
+            context = recorder.record_create_context(
+                0,
+                [record.AllClients],
+                [
+                    _range(
+                        # every motion, or none: the watcher then asks where the pointer is
+                        device=(
+                            X.KeyPress,
+                            X.MotionNotify if pointer_every_ms is None else X.ButtonRelease,
+                        ),
+                        delivered=(X.FocusIn, X.FocusOut),
                     ),
-                    delivered=(X.FocusIn, X.FocusIn),
-                ),
-            ],
-        )
+                ],
+            )
+        except BaseException:
+            for conn in connections:
+                with contextlib.suppress(error.XError, error.ConnectionClosedError, OSError):
+                    conn.close()
+            raise
         self._context = context
         self._wake_r, self._wake_w = os.pipe()
         self._nudge_r, self._nudge_w = os.pipe()
+        os.set_blocking(self._nudge_w, False)  # a watcher that lags never stalls the input
         ready = threading.Event()
         self._threads = [
             threading.Thread(
@@ -226,7 +252,7 @@ class X11Backend:
                 return
             self._stopping.set()
         if self._context is not None:
-            with contextlib.suppress(error.XError, OSError):
+            with contextlib.suppress(error.XError, error.ConnectionClosedError, OSError):
                 self._control.record_disable_context(self._context)
                 self._control.flush()
         if self._wake_w >= 0:
@@ -235,9 +261,10 @@ class X11Backend:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=5.0)
-        with contextlib.suppress(error.XError, OSError):
+        with contextlib.suppress(error.XError, error.ConnectionClosedError, OSError):
             if self._context is not None:
                 self._control.record_free_context(self._context)
+        with contextlib.suppress(error.XError, error.ConnectionClosedError, OSError):
             self._control.close()
         for fd in (self._wake_r, self._wake_w, self._nudge_r, self._nudge_w):
             if fd >= 0:
@@ -250,28 +277,32 @@ class X11Backend:
     def _record(
         self, recorder: Any, keymap: _Keymap, context: int, sink: RawSink, ready: threading.Event
     ) -> None:
-        device, focus_in = _DEVICE.unpack_from, _FOCUS_IN.unpack_from
-        last_focus_in = (0, 0)  # (window, ms): the same FocusIn's copies for other clients
+        device = _DEVICE.unpack_from
+        last_focus: tuple[int, ...] | None = None  # the same event's copies for other clients
 
         def on_reply(reply: Any) -> None:
-            nonlocal last_focus_in
+            nonlocal last_focus
             if reply.category == record.StartOfData:
                 ready.set()
             if reply.category != record.FromServer or self._stopping.is_set():
                 return
             data = reply.data
+            focus = _FOCUS[bool(reply.client_swapped)].unpack_from
             for offset in range(0, len(data) - _EVENT_SIZE + 1, _EVENT_SIZE):
-                kind = data[offset] & 0x7F
-                if X.KeyPress <= kind <= X.MotionNotify:
+                kind = data[offset]
+                if X.KeyPress <= kind & 0x7F <= X.MotionNotify:
+                    last_focus = None
                     raw = _translate(device(data, offset), keymap)
                     if raw is not None:
                         sink(raw)
-                elif kind == X.FocusIn:
-                    (window,) = focus_in(data, offset)
-                    now = _now_ms()
-                    if window != last_focus_in[0] or now - last_focus_in[1] > 20:
-                        last_focus_in = (window, now)
-                        self._focus_moving(window, now, sink)
+                elif kind in (X.FocusIn, X.FocusOut):  # not a SendEvent's: that bit is clear
+                    kind, detail, _, window, mode = focus(data, offset)
+                    seen = (kind, detail, window, mode)
+                    if seen != last_focus:
+                        last_focus = seen
+                        if mode in (X.NotifyGrab, X.NotifyUngrab):
+                            self._grabbed = mode == X.NotifyGrab
+                        self._focus_moving(_where_to(kind, detail, window, mode), sink)
 
         try:
             recorder.record_enable_context(context, on_reply)
@@ -280,17 +311,17 @@ class X11Backend:
         finally:
             ready.set()
             for conn in (recorder, keymap.conn):
-                with contextlib.suppress(error.XError, OSError):
+                with contextlib.suppress(error.XError, error.ConnectionClosedError, OSError):
                     conn.close()
 
-    def _focus_moving(self, window: int, t_ms: int, sink: RawSink) -> None:
-        """A FocusIn in the recorded stream: stop building now, and ask the watcher which
-        application that window belongs to."""
+    def _focus_moving(self, where: int | None, sink: RawSink) -> None:
+        """A focus event in the recorded stream: stop building now, and ask the watcher which
+        application the keys go to from here (`where`: see _where_to)."""
         token = next(self._tokens)
-        sink(FocusMoving(t_ms=t_ms, token=token))
+        sink(FocusMoving(t_ms=_now_ms(), token=token))
         with self._lock:
-            self._unanswered[token] = window
-        with contextlib.suppress(OSError):
+            self._unanswered[token] = where
+        with contextlib.suppress(OSError):  # BlockingIOError: the watcher is woken already
             os.write(self._nudge_w, b".")
 
     # -- the focused window -------------------------------------------------------------------
@@ -328,46 +359,71 @@ class X11Backend:
         except (error.ConnectionClosedError, OSError):
             pass  # the server went away
         finally:
-            with contextlib.suppress(error.XError, OSError):
+            with contextlib.suppress(error.XError, error.ConnectionClosedError, OSError):
                 watcher.close()
 
     def _check_focus(
         self, focus: _FocusReader, sink: RawSink, last: _Focused | None
     ) -> _Focused | None:
         """Answer a recorded move, or see whether the focus or its title changed by itself;
-        what was last reported."""
+        what the recorder was last told."""
         answered = self._answer(focus, sink)
         if answered is not None:
-            return answered
+            return answered[1]
+        if self._grabbed:
+            return last  # the keys go to the grabbing window, whatever has the input focus
         current = focus.read()
         if current is None or current == last:
             return last
-        if last is not None and current.window != last.window:
-            token = next(self._tokens)
-            sink(FocusMoving(t_ms=_now_ms(), token=token))
-            focus.wait(-1, self._nudge_r, _SETTLE_S)
-            self._answer(focus, sink)
-            current = focus.read() or current
-            sink(current.report(answers=token))
-        else:
-            sink(current.report())
+        if last is None or current.window == last.window:
+            sink(current.report())  # the first focus, or a new title
+            return current
+        # Another window, and no focus event recorded for it: a move of our own first, and
+        # time for the recorded stream to bring the one that explains it, if any.
+        token = next(self._tokens)
+        sink(FocusMoving(t_ms=_now_ms(), token=token))
+        with contextlib.suppress(OSError):
+            select.select([self._nudge_r], [], [], _SETTLE_S)
+        answered = self._answer(focus, sink)
+        if answered is not None and answered[0] > token:
+            return answered[1]  # the recorder took that one
+        current = focus.read() or _UNKNOWN_FOCUS
+        sink(current.report(answers=token))
         return current
 
-    def _answer(self, focus: _FocusReader, sink: RawSink) -> _Focused | None:
-        """Answer the latest recorded FocusIn (an earlier one is settled by it): the window
-        the server delivered it for, or what has the focus now when that window names no
-        application (the root, a frame without a client)."""
+    def _answer(self, focus: _FocusReader, sink: RawSink) -> tuple[int, _Focused] | None:
+        """Answer the latest recorded focus event (an earlier one is settled by it) with the
+        application the keys go to; an unknown one (nothing is built) when that is not known
+        for sure."""
         with self._lock:
             if not self._unanswered:
                 return None
             token = max(self._unanswered)
-            window = self._unanswered[token]
+            where = self._unanswered[token]
             self._unanswered.clear()
-        current = focus.resolve(window) or focus.read()
-        if current is None:
-            current = _Focused(0, None, None, None)  # nothing focused: an unknown window
+        if where is None:
+            current = _UNKNOWN_FOCUS
+        elif where == _FOCUS_NOW:
+            current = focus.read() or _UNKNOWN_FOCUS
+        else:
+            current = focus.resolve(where) or _UNKNOWN_FOCUS
         sink(current.report(answers=token))
-        return current
+        return token, current
+
+
+_FOCUS_NOW = -1  # where the keys go: to whatever has the input focus when the watcher reads it
+
+
+def _where_to(kind: int, detail: int, window: int, mode: int) -> int | None:
+    """Where a recorded FocusIn or FocusOut sends the keys: the window it names (FocusIn), the
+    input focus as the watcher will read it (FocusOut, the FocusIn that follows may say more),
+    or None, not known for sure: the keys follow the pointer (PointerRoot, no focus), or a
+    keyboard grab begins, whose window only a FocusIn names."""
+    if detail in _POINTER_DETAILS:
+        return None
+    if kind == X.FocusIn:
+        return window
+    return None if mode == X.NotifyGrab else _FOCUS_NOW
 
 
 def _range(device: tuple[int, int] = (0, 0), delivered: tuple[int, int] = (0, 0)) -> dict[str, Any]:
@@ -465,12 +521,16 @@ def _key(
 
 @dataclass(frozen=True, slots=True)
 class _Focused:
+    """A window that has the focus, and what names its application."""
+
     window: int
     app_name: str | None
     app_id: str | None
     title: str | None
 
     def report(self, answers: int | None = None) -> FocusChanged:
+        """What the recorder is told; an unknown window names no application, and the
+        recorder builds nothing while it has the focus."""
         return FocusChanged(
             app_name=self.app_name,
             app_id=self.app_id,
@@ -488,7 +548,6 @@ class _FocusReader:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
         self._root = conn.screen().root
-        self._active = conn.intern_atom("_NET_ACTIVE_WINDOW")
         self._net_name = conn.intern_atom("_NET_WM_NAME")
         self._utf8 = conn.intern_atom("UTF8_STRING")
         self._watched: set[int] = set()
@@ -544,9 +603,13 @@ class _FocusReader:
         return (reply.root_x, reply.root_y)
 
     def read(self) -> _Focused | None:
-        """The application and title of the window that has the focus now."""
+        """The application and title of the window that has the input focus now, the one the
+        keys go to (unknown when they follow the pointer); None when it vanished mid-read."""
         try:
-            return self._describe(self._focused_window())
+            focus = self._conn.get_input_focus().focus
+            if not hasattr(focus, "id") or focus.id in (0, self._root.id):
+                return _UNKNOWN_FOCUS  # PointerRoot, None or the root: the keys follow the pointer
+            return self._describe(self._top_level(focus) or self._client_below(focus))
         except error.XError:
             return None  # the window went away between two requests: the next event tells
 
@@ -563,38 +626,33 @@ class _FocusReader:
 
     def _describe(self, window: Any) -> _Focused | None:
         if window is None:
-            return None
+            return _UNKNOWN_FOCUS  # no window of it names an application
         self._watch(window)
-        instance, cls = window.get_wm_class() or (None, None)
-        return _Focused(window.id, cls or None, instance or None, self._title(window))
+        try:
+            instance, cls = window.get_wm_class() or (None, None)
+            title = self._title(window)
+        except (TypeError, ValueError, UnicodeError):
+            return _UNKNOWN_FOCUS  # a WM_CLASS or title python-xlib cannot read: unknown
+        return _Focused(window.id, cls or None, instance or None, title)
 
     def _client_below(self, window: Any, depth: int = 2) -> Any:
-        """The first child, breadth first and `depth` levels down, that has a WM_CLASS."""
+        """The first child, breadth first and `depth` levels down, that has a WM_CLASS (a
+        window manager's frame holds its client)."""
         level = [window]
         for _ in range(depth):
             level = [child for parent in level for child in parent.query_tree().children]
             for child in level:
-                if child.get_wm_class():
-                    return child
+                with contextlib.suppress(TypeError, ValueError):
+                    if child.get_wm_class():
+                        return child
         return None
-
-    def _focused_window(self) -> Any:
-        active = self._root.get_full_property(self._active, Xatom.WINDOW)
-        if active is not None and len(active.value) and active.value[0]:
-            return self._conn.create_resource_object("window", active.value[0])
-        focus = self._conn.get_input_focus().focus
-        if not hasattr(focus, "id") or focus.id == self._root.id:
-            # PointerRoot or the root itself: the top-level window under the pointer has it.
-            focus = self._root.query_pointer().child
-            if not hasattr(focus, "id") or focus.id in (0, self._root.id):
-                return None
-        return self._top_level(focus)
 
     def _top_level(self, window: Any) -> Any:
         """The window itself or its nearest ancestor that names its application (WM_CLASS)."""
         while window.id != self._root.id:
-            if window.get_wm_class():
-                return window
+            with contextlib.suppress(TypeError, ValueError):
+                if window.get_wm_class():
+                    return window
             parent = window.query_tree().parent
             if not hasattr(parent, "id") or parent.id == 0:
                 break
@@ -610,3 +668,6 @@ class _FocusReader:
         if isinstance(name, bytes):
             name = name.decode("latin-1")
         return name or None
+
+
+_UNKNOWN_FOCUS = _Focused(0, None, None, None)
