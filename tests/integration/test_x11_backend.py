@@ -8,12 +8,14 @@ import resource
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from Xlib import XK, X, Xatom, display
 from Xlib.ext import xtest
 from Xlib.protocol import event as xevent
 
+from ilake_agent.desktop import x11
 from ilake_agent.desktop.backend import (
     BackendUnavailable,
     ButtonChanged,
@@ -536,6 +538,37 @@ def test_a_window_focused_the_moment_it_is_created_never_lends_its_keys(
     finally:
         for window in (*opened, editor):
             window.close()
+
+
+def test_a_window_the_watcher_cannot_read_is_unknown_and_the_watcher_lives_on(
+    desktop: str,
+    xdo: Xdotool,
+    keyboard: display.Display,
+    two_windows: tuple[TestWindow, TestWindow],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    editor, vault = two_windows
+    broken = [True]
+    resolve = x11._FocusReader.resolve
+
+    def flaky(self: Any, window_id: int) -> Any:
+        if broken[0]:
+            raise RuntimeError("what an odd property makes of python-xlib")
+        return resolve(self, window_id)
+
+    monkeypatch.setattr(x11._FocusReader, "resolve", flaky)
+    backend = X11Backend(desktop)
+    sink = Collected()
+    backend.start(sink)
+    try:
+        xdo.focus(editor.id)
+        assert set(owners_of_the_next(sink, 5, lambda: type_letters(keyboard, 5))) == {None}
+        assert all(thread.is_alive() for thread in backend._threads)
+        broken[0] = False
+        xdo.focus(vault.id)
+        wait_for(lambda: owner_now(sink) == "1Password", what="the vault, read again")
+    finally:
+        backend.stop()
 
 
 def test_focus_follows_the_focused_window_its_title_and_class(

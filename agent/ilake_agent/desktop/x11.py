@@ -345,7 +345,12 @@ class X11Backend:
                 now = time.monotonic()
                 if woke != "timeout" or now >= next_check:
                     next_check = now + _POLL_S
-                    last = self._check_focus(focus, sink, last)
+                    try:
+                        last = self._check_focus(focus, sink, last)
+                    except (error.ConnectionClosedError, OSError):
+                        raise
+                    except Exception:  # what python-xlib makes of an odd window: fail closed
+                        last = self._unknown(sink)
                 if every is not None and now >= next_poll:
                     next_poll = max(next_poll + every, now)
                     where = focus.pointer()
@@ -390,6 +395,15 @@ class X11Backend:
         current = focus.read() or _UNKNOWN_FOCUS
         sink(current.report(answers=token))
         return current
+
+    def _unknown(self, sink: RawSink) -> _Focused:
+        """Answer every move with an unknown window: nothing is built until the next answer."""
+        with self._lock:
+            self._unanswered.clear()
+        token = next(self._tokens)
+        sink(FocusMoving(t_ms=_now_ms(), token=token))
+        sink(_UNKNOWN_FOCUS.report(answers=token))
+        return _UNKNOWN_FOCUS
 
     def _answer(self, focus: _FocusReader, sink: RawSink) -> tuple[int, _Focused] | None:
         """Answer the latest recorded focus event (an earlier one is settled by it) with the
