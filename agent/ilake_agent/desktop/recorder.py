@@ -169,6 +169,7 @@ class Recorder:
         self._held: set[str] = set()  # modifiers down, tracked even when nothing is built
         self._down: dict[Button, _Press] = {}
         self._last_click: tuple[Button, _Press] | None = None
+        self._released: ButtonChanged | None = None  # a release held while the focus moves
         self._keys: dict[tuple[str, tuple[str, ...]], str | None] = {}
 
     @property
@@ -222,6 +223,7 @@ class Recorder:
             self._paused = True
             self._down.clear()
             self._last_click = None
+            self._released = None
             self._relive()
             return True
 
@@ -253,7 +255,10 @@ class Recorder:
 
     def _button(self, raw: ButtonChanged) -> None:
         if not raw.pressed and not self._live:
-            self._down.pop(raw.button, None)  # released while nothing is built: not a click
+            if self._moving and not self._paused and raw.button in self._down:
+                self._released = raw  # a click that moved the focus: judged with the answer
+            else:
+                self._down.pop(raw.button, None)  # released while nothing is built: no click
             return
         if not self._live or not (self._clicks or self._drags):
             return
@@ -346,6 +351,7 @@ class Recorder:
             if self._moving:  # the focus came back to the same window: no new event
                 self._moving = False
                 self._relive()
+                self._release_held()
             return
         self._moving = False
         self._focus = focus
@@ -370,6 +376,14 @@ class Recorder:
         self._relive()
         if self._live and self._focus_events:
             self._emit("window.focus")
+        self._release_held()
+
+    def _release_held(self) -> None:
+        """The release that came while the focus moved: a click (or drag) of the window that
+        got the focus, or nothing when that one is denied (its press is gone by then)."""
+        released, self._released = self._released, None
+        if released is not None and self._live:
+            self._button(released)
 
     def _framed(self) -> bool:
         """Whether a pause or resume is recorded: the focus is known and its app allowed (a
