@@ -92,7 +92,7 @@ def capture(
         )
         deadline = None if duration is None else time.monotonic() + duration
         while not client.paused and not client.error:
-            wait = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
+            wait = _CHECK_S if deadline is None else min(_CHECK_S, deadline - time.monotonic())
             if wait <= 0:
                 break
             try:
@@ -113,6 +113,12 @@ def capture(
             signal.signal(signum, signal.SIG_IGN)  # capture is over: a late pause is nothing
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, previous[signum])
+
+
+# How often the main loop looks whether the server stopped the agent (a 423 or a revoked token);
+# pause, resume and stop wake it at once. The Client records nothing once stopped, so a later
+# look loses nothing: it only spares the laptop wake-ups.
+_CHECK_S = 1.0
 
 
 def _claim_pid_file(spool: Path) -> int:
