@@ -264,6 +264,39 @@ def delta(after: dict[str, Any], before: dict[str, Any], key: str) -> float | No
     return float(after[key] - before[key])
 
 
+FLOOR_CHILD = """
+import select, threading, time
+def wait():
+    while True:
+        select.select([], [], [], 1.0)
+for _ in range(3):
+    threading.Thread(target=wait, daemon=True).start()
+wait()
+"""
+
+
+def floor(seconds: float) -> tuple[float, float]:
+    """What this machine charges a Python process that does nothing but wait, as the agent's
+    four threads do when idle (each wakes once a second): % of one core from /proc/<pid>/stat
+    ticks and from its threads' schedstat, measured like the agent. On a virtual machine a
+    sleeping thread is not free; this is the floor the agent's numbers stand on."""
+    child = subprocess.Popen([sys.executable, "-c", FLOOR_CHILD])
+    try:
+        time.sleep(1.0)
+        tasks = Path(f"/proc/{child.pid}/task")
+        cpu0 = ticks(Path(f"/proc/{child.pid}/stat").read_text()) / TICKS
+        threads0 = sum(thread_cpu(task) for task in tasks.iterdir())
+        wall0 = time.monotonic()
+        time.sleep(seconds)
+        wall = time.monotonic() - wall0
+        cpu = ticks(Path(f"/proc/{child.pid}/stat").read_text()) / TICKS - cpu0
+        threads = sum(thread_cpu(task) for task in tasks.iterdir()) - threads0
+    finally:
+        child.kill()
+        child.wait()
+    return 100 * cpu / wall, 100 * threads / wall
+
+
 def agent_main(args: argparse.Namespace) -> None:
     """Local mode and the agent as two processes, three driven phases, then SIGTERM (the
     agent's own stop: it drains the spool and prints its summary)."""
@@ -306,6 +339,11 @@ def agent_main(args: argparse.Namespace) -> None:
             local.wait()
         local_log.close()
     print_agent(report)
+    process, threads = floor(args.idle)
+    print(
+        f"floor, the same run: a Python process of four threads that only wait (waking once a "
+        f"second) costs {process:.2f}% of one core ({threads:.2f}% by its threads' schedstat)"
+    )
     print(f"\n(work files, logs included: {work})")
 
 

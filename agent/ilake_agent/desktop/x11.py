@@ -280,14 +280,13 @@ class X11Backend:
         device = _DEVICE.unpack_from
         last_focus: tuple[int, ...] | None = None  # the same event's copies for other clients
 
-        def on_reply(reply: Any) -> None:
+        def on_reply(category: int, client_swapped: bool, data: bytes) -> None:
             nonlocal last_focus
-            if reply.category == record.StartOfData:
+            if category == record.StartOfData:
                 ready.set()
-            if reply.category != record.FromServer or self._stopping.is_set():
+            if category != record.FromServer or self._stopping.is_set():
                 return
-            data = reply.data
-            focus = _FOCUS[bool(reply.client_swapped)].unpack_from
+            focus = _FOCUS[client_swapped].unpack_from
             for offset in range(0, len(data) - _EVENT_SIZE + 1, _EVENT_SIZE):
                 kind = data[offset]
                 if X.KeyPress <= kind & 0x7F <= X.MotionNotify:
@@ -305,7 +304,7 @@ class X11Backend:
                         self._focus_moving(_where_to(kind, detail, window, mode), sink)
 
         try:
-            recorder.record_enable_context(context, on_reply)
+            _read_records(recorder, context, on_reply)
         except (error.XError, error.ConnectionClosedError, OSError):
             pass  # the server went away: nothing more to capture
         finally:
@@ -438,6 +437,40 @@ def _where_to(kind: int, detail: int, window: int, mode: int) -> int | None:
     if kind == X.FocusIn:
         return window
     return None if mode == X.NotifyGrab else _FOCUS_NOW
+
+
+_ENABLE_CONTEXT = 5  # RECORD's minor opcode
+_REPLY = struct.Struct("=BBHLBB2xLLL8x")  # type, category, sequence, length, element header, ...
+
+
+def _read_records(conn: Any, context: int, on_reply: Callable[[int, bool, bytes], None]) -> None:
+    """Enable a RECORD context and read its replies straight from the connection's socket
+    until EndOfData (after a disable from another connection) or the server goes away: what
+    python-xlib's record_enable_context does, without a reply object, its locks and a select
+    per reply (together ~120 us of CPU per input, measured). Nothing else is ever asked on
+    this connection."""
+    sock = conn.display.socket
+    major = conn.display.get_extension_major(record.extname)
+    conn.flush()  # the context's creation, still in python-xlib's buffer
+    sock.sendall(struct.pack("=BBHL", major, _ENABLE_CONTEXT, 2, context))
+    pending = bytearray()
+    while True:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            return  # the server closed the connection
+        pending += chunk
+        offset, size = 0, len(pending)
+        while size - offset >= 32:
+            kind, category, _, length, _, swapped, _, _, _ = _REPLY.unpack_from(pending, offset)
+            end = offset + 32 + 4 * length if kind == 1 else offset + 32
+            if end > size:
+                break  # the rest of this reply is still on its way
+            if kind == 1:  # a reply; an error or an event (32 bytes) has no place here
+                if category == record.EndOfData:
+                    return
+                on_reply(category, bool(swapped), bytes(pending[offset + 32 : end]))
+            offset = end
+        del pending[:offset]
 
 
 def _range(device: tuple[int, int] = (0, 0), delivered: tuple[int, int] = (0, 0)) -> dict[str, Any]:
