@@ -67,6 +67,16 @@ def backend_cpu_seconds() -> float:
     return total / ticks
 
 
+def open_windows(name: str) -> list[TestWindow]:
+    """The two windows ordinary use switches between: an editor and a mail client."""
+    return [
+        TestWindow(name, title=t, wm_class=c, geometry=Geometry(50 + 400 * i, 50, 350, 300))
+        for i, (t, c) in enumerate(
+            [("Editor", ("code", "Code")), ("Mail", ("thunderbird", "Thunderbird"))]
+        )
+    ]
+
+
 def ordinary_use(xdo: Xdotool, windows: list[TestWindow], seconds: float) -> None:
     """A person's pace: a pointer path, a click, a shortcut, a burst of typing, a focus change."""
     rng = random.Random(7)
@@ -109,12 +119,7 @@ def main() -> None:
         agent_main(args)
         return
     with xvfb() as name:
-        windows = [
-            TestWindow(name, title=t, wm_class=c, geometry=Geometry(50 + 400 * i, 50, 350, 300))
-            for i, (t, c) in enumerate(
-                [("Editor", ("code", "Code")), ("Mail", ("thunderbird", "Thunderbird"))]
-            )
-        ]
+        windows = open_windows(name)
         backend = X11Backend(name)
         sink = CountingSink()
         backend.start(sink)
@@ -350,12 +355,7 @@ def agent_main(args: argparse.Namespace) -> None:
 def run_agent(
     args: argparse.Namespace, name: str, api_url: str, token_file: Path, spool: Path, work: Path
 ) -> dict[str, Any]:
-    windows = [
-        TestWindow(name, title=t, wm_class=c, geometry=Geometry(50 + 400 * i, 50, 350, 300))
-        for i, (t, c) in enumerate(
-            [("Editor", ("code", "Code")), ("Mail", ("thunderbird", "Thunderbird"))]
-        )
-    ]
+    windows = open_windows(name)
     # The raw inputs driven, as the backend itself counts them: a second RECORD client in this
     # process (its CPU is this process's, not the agent's).
     counter = X11Backend(name)

@@ -369,41 +369,27 @@ def key_owners(items: list[RawInput]) -> list[str | None]:
 
 
 def test_keys_typed_the_moment_the_focus_moves_never_belong_to_the_window_before(
-    desktop: str, captured: tuple[X11Backend, Collected], xdo: Xdotool
+    captured: tuple[X11Backend, Collected],
+    xdo: Xdotool,
+    two_windows: tuple[TestWindow, TestWindow],
 ) -> None:
     """The focus moves and a burst is typed at once, in one xdotool process: the move is in
     the recorded stream before the first key, so every key belongs to the new window or to
     none (while its application is being read), never to the window the focus left."""
     _, sink = captured
-
-    def owner_now() -> str | None:
-        return key_owners([*sink.since(0), KeyChanged(None, "letter", True, 0)])[-1]
-
-    editor = TestWindow(
-        desktop, title="Editor", wm_class=("code", "Code"), geometry=Geometry(0, 0, 300, 300)
-    )
-    vault = TestWindow(
-        desktop,
-        title="Vault",
-        wm_class=("1password", "1Password"),
-        geometry=Geometry(400, 0, 300, 300),
-    )
-    try:
-        xdo.focus(editor.id)
-        wait_for(lambda: owner_now() == "Code", what="the editor focused")
-        for window, left in ((vault, "Code"), (editor, "1Password")) * 3:
-            mark = sink.mark()
-            xdo("windowfocus", window.id, "type", "--delay", 0, "abcdefghijkl")
-            got = sink.wait(mark, lambda got: len(presses(got)) >= 12, "twelve keys")
-            owners = key_owners(sink.since(0)[: mark + len(got)])[-12:]
-            assert left not in owners, owners
-            first_key = got.index(presses(got)[0])
-            assert any(isinstance(item, FocusMoving) for item in got[:first_key])
-            focused = window.wm_class[1]
-            wait_for(lambda: owner_now() == focused, what="the move answered")  # noqa: B023
-    finally:
-        editor.close()
-        vault.close()
+    editor, vault = two_windows
+    xdo.focus(editor.id)
+    wait_for(lambda: owner_now(sink) == "Code", what="the editor focused")
+    for window, left in ((vault, "Code"), (editor, "1Password")) * 3:
+        mark = sink.mark()
+        xdo("windowfocus", window.id, "type", "--delay", 0, "abcdefghijkl")
+        got = sink.wait(mark, lambda got: len(presses(got)) >= 12, "twelve keys")
+        owners = key_owners(sink.since(0)[: mark + len(got)])[-12:]
+        assert left not in owners, owners
+        first_key = got.index(presses(got)[0])
+        assert any(isinstance(item, FocusMoving) for item in got[:first_key])
+        focused = window.wm_class[1]
+        wait_for(lambda: owner_now(sink) == focused, what="the move answered")  # noqa: B023
 
 
 @pytest.fixture
