@@ -102,15 +102,19 @@ class Agent:
         wait_for(said_or_died, timeout=timeout, what=f"the agent to say {text!r}")
 
     def stop(self) -> int:
+        """SIGTERM, then its exit and its stdout (a few summary lines: no pipe fills). Not
+        communicate(), which would read stderr beside the reader thread."""
         self.process.send_signal(signal.SIGTERM)
-        self.stdout, _ = self.process.communicate(timeout=90)
+        self.process.wait(timeout=90)
+        assert self.process.stdout is not None
+        self.stdout = self.process.stdout.read()
         self._reader.join(timeout=10)
         return self.process.returncode
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate(timeout=30)
+            self.process.wait(timeout=30)
 
 
 ILAKE = [sys.executable, "-m", "ilake.cli"]

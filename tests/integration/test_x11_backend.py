@@ -463,6 +463,9 @@ def test_keys_a_keyboard_grab_takes_belong_to_no_app(
         owners = owners_of_the_next(sink, 20, lambda: type_letters(keyboard, 20))
         time.sleep(1.2)  # the watcher's own check has run: it must not undo that
         owners += owners_of_the_next(sink, 5, lambda: type_letters(keyboard, 5))
+        # the input focus moves during the grab: the keys still go to the grabbing client
+        keyboard.set_input_focus(editor.id, X.RevertToParent, X.CurrentTime)
+        owners += owners_of_the_next(sink, 5, lambda: type_letters(keyboard, 5))
         assert set(owners) == {None}, owners
         locker.ungrab_keyboard(X.CurrentTime)
         locker.sync()

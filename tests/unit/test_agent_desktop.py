@@ -78,8 +78,12 @@ class ScriptedBackend:
     def screen(self) -> Screen:
         return Screen(1280, 800, 1.0)
 
+    def running(self) -> bool:
+        return self.alive
+
     def start(self, sink: RawSink, *, pointer_every_ms: int | None = None) -> None:
         self.pointer_every_ms = pointer_every_ms
+        self.alive = True
 
         def run() -> None:
             try:
@@ -356,6 +360,32 @@ def test_a_duration_ends_the_run_by_itself(
     assert front.run(token, tmp_path / "spool", "--duration", "0.3") == 0
     assert 0.3 <= time.monotonic() - started < 20
     assert [e["type"] for e in Api.instances[0].events] == ["window.focus"]
+
+
+def test_a_backend_that_stops_reading_input_ends_the_run_in_one_line(
+    front: Front,
+    token: Path,
+    tmp_path: Path,
+    api: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The X server went away (or the input thread died): the agent does not go on saying it
+    captures; it stops, keeps the spool for the next run and says why."""
+
+    def script(sink: RawSink) -> None:
+        sink(EDITOR)
+        backend.alive = False
+
+    backend = ScriptedBackend(script)
+    with_backend(monkeypatch, backend)
+    started = time.monotonic()
+    assert front.run(token, tmp_path / "spool", "--duration", "60") == 2
+    assert time.monotonic() - started < 20
+    err = capsys.readouterr().err
+    assert "input can no longer be read" in err
+    assert "Traceback" not in err
+    assert backend.stopped.is_set()
 
 
 # --- pause and resume without an agent -----------------------------------------------------------

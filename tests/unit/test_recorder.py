@@ -71,6 +71,9 @@ class FakeBackend:
     def screen(self) -> Screen:
         return self._screen
 
+    def running(self) -> bool:
+        return self.sink is not None
+
     def start(self, sink: RawSink, *, pointer_every_ms: int | None = None) -> None:
         self.sink = sink
 
@@ -465,6 +468,24 @@ def test_a_double_click_does_not_span_a_focus_move_and_a_focusing_click_is_the_n
     capture.feed(ButtonChanged(9, 9, "left", False, 2_020))
     vault = FocusChanged("1Password", "1password", "Vault", 2_025, answers=3)
     assert capture.feed(vault) == []  # and nothing at all into a denied one
+    # released during one move, answered only after another: judged by neither
+    capture.feed(ButtonChanged(9, 9, "left", True, 3_000), FocusMoving(3_010, token=4))
+    capture.feed(ButtonChanged(9, 9, "left", False, 3_020), FocusMoving(3_030, token=5))
+    made = capture.feed(FocusChanged("Firefox", "Navigator", "Docs", 3_040, answers=5))
+    assert [e["type"] for e in made] == ["window.focus"]
+    # two buttons released during one move: both judged
+    capture.feed(
+        ButtonChanged(9, 9, "left", True, 4_000), ButtonChanged(9, 9, "right", True, 4_001)
+    )
+    capture.feed(FocusMoving(4_010, token=6))
+    capture.feed(
+        ButtonChanged(9, 9, "left", False, 4_020), ButtonChanged(9, 9, "right", False, 4_021)
+    )
+    made = capture.feed(FocusChanged(*EDITOR_FIELDS, answers=6))
+    assert [(e["type"], e.get("button")) for e in made] == [
+        ("window.focus", None), ("pointer.click", "left"), ("pointer.click", "right"),
+    ]  # fmt: skip
+    assert not capture.recorder._down
 
 
 def test_pause_and_resume_during_a_focus_move_are_still_recorded() -> None:

@@ -110,6 +110,10 @@ class Backend(Protocol):
 
     def start(self, sink: RawSink, *, pointer_every_ms: int | None = None) -> None: ...
 
+    def running(self) -> bool:
+        """False once the backend can no longer read input (its display went away)."""
+        ...
+
     def stop(self) -> None: ...
 
 

@@ -169,7 +169,7 @@ class Recorder:
         self._held: set[str] = set()  # modifiers down, tracked even when nothing is built
         self._down: dict[Button, _Press] = {}
         self._last_click: tuple[Button, _Press] | None = None
-        self._released: ButtonChanged | None = None  # a release held while the focus moves
+        self._released: list[ButtonChanged] = []  # releases held while the focus moves
         self._keys: dict[tuple[str, tuple[str, ...]], str | None] = {}
 
     @property
@@ -209,6 +209,9 @@ class Recorder:
                 self._moving = True
                 self._awaited = raw.token
                 self._last_click = None  # a double click does not span two windows
+                for held in self._released:  # the move it focused is not the one answered
+                    self._down.pop(held.button, None)
+                self._released.clear()
                 self._relive()
 
     # -- the employee's side -----------------------------------------------------------------
@@ -223,7 +226,7 @@ class Recorder:
             self._paused = True
             self._down.clear()
             self._last_click = None
-            self._released = None
+            self._released.clear()
             self._relive()
             return True
 
@@ -256,7 +259,7 @@ class Recorder:
     def _button(self, raw: ButtonChanged) -> None:
         if not raw.pressed and not self._live:
             if self._moving and not self._paused and raw.button in self._down:
-                self._released = raw  # a click that moved the focus: judged with the answer
+                self._released.append(raw)  # a focusing click: judged with the answer
             else:
                 self._down.pop(raw.button, None)  # released while nothing is built: no click
             return
@@ -381,9 +384,12 @@ class Recorder:
     def _release_held(self) -> None:
         """The release that came while the focus moved: a click (or drag) of the window that
         got the focus, or nothing when that one is denied (its press is gone by then)."""
-        released, self._released = self._released, None
-        if released is not None and self._live:
-            self._button(released)
+        released, self._released = self._released, []
+        for raw in released:
+            if self._live:
+                self._button(raw)
+            else:
+                self._down.pop(raw.button, None)
 
     def _framed(self) -> bool:
         """Whether a pause or resume is recorded: the focus is known and its app allowed (a

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .backend import Backend
+from .backend import Backend, BackendUnavailable
 from .recorder import Recorder, pointer_pace
 
 PID_FILE = "agent.pid"  # in the spool directory, while an agent captures this desktop
@@ -92,6 +92,8 @@ def capture(
         )
         deadline = None if duration is None else time.monotonic() + duration
         while not client.paused and not client.error:
+            if not backend.running():
+                raise BackendUnavailable("input can no longer be read (the display went away)")
             wait = _CHECK_S if deadline is None else min(_CHECK_S, deadline - time.monotonic())
             if wait <= 0:
                 break
