@@ -258,7 +258,10 @@ class X11Backend:
             if self._stopping.is_set():
                 return
             self._stopping.set()
-        if self._context is not None:
+        # A record thread that has ended closed its connection, and the server freed the
+        # context with it: disabling or freeing it then is only an X error.
+        live = bool(self._threads) and self._threads[0].is_alive()
+        if self._context is not None and live:
             with contextlib.suppress(error.XError, error.ConnectionClosedError, OSError):
                 self._control.record_disable_context(self._context)
                 self._control.flush()
@@ -269,7 +272,7 @@ class X11Backend:
             if thread is not threading.current_thread():
                 thread.join(timeout=5.0)
         with contextlib.suppress(error.XError, error.ConnectionClosedError, OSError):
-            if self._context is not None:
+            if self._context is not None and live:
                 self._control.record_free_context(self._context)
         with contextlib.suppress(error.XError, error.ConnectionClosedError, OSError):
             self._control.close()
