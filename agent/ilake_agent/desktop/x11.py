@@ -626,7 +626,9 @@ class _FocusReader:
         self._watched: set[int] = set()
 
     def listen(self) -> None:
-        """PropertyNotify on the root (_NET_ACTIVE_WINDOW), new top-levels, FocusIn on each."""
+        """Focus events on the root and every top-level (their copies reach the RECORD
+        stream), new top-levels, and property changes (a title; a window manager's
+        `_NET_ACTIVE_WINDOW`, only as a hint to look again)."""
         self._root.change_attributes(
             event_mask=X.PropertyChangeMask | X.SubstructureNotifyMask | X.FocusChangeMask
         )
