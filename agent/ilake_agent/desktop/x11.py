@@ -116,8 +116,7 @@ _FOCUS = {
     True: struct.Struct(f"{'>' if _NATIVE == '<' else '<'}BBHLB23x"),
 }
 _SEND_EVENT = 0x80
-# FocusIn/FocusOut details that mean the keys follow the pointer (PointerRoot, no focus), and
-# modes that mean a keyboard grab sends them to the grabbing window, not the focused one.
+# FocusIn/FocusOut details that mean the keys follow the pointer (PointerRoot, no focus).
 _POINTER_DETAILS = frozenset({X.NotifyPointer, X.NotifyPointerRoot, X.NotifyDetailNone})
 _EVENT_SIZE = 32
 
@@ -313,7 +312,7 @@ class X11Backend:
                             self._grabbed = mode == X.NotifyGrab
                         # while a grab holds the keyboard, the keys go to the grabbing client,
                         # wherever the input focus moves meanwhile: no app is known
-                        where = None if self._grabbed else _where_to(kind, detail, window, mode)
+                        where = None if self._grabbed else _where_to(kind, detail, window)
                         self._focus_moving(where, sink)
 
         try:
@@ -431,7 +430,7 @@ class X11Backend:
             token = max(self._unanswered)
             where = self._unanswered[token]
             self._unanswered.clear()
-        if where is None or self._grabbed:
+        if where is None:
             current = _UNKNOWN_FOCUS
         elif where == _FOCUS_NOW:
             current = focus.read() or _UNKNOWN_FOCUS
@@ -444,16 +443,13 @@ class X11Backend:
 _FOCUS_NOW = -1  # where the keys go: to whatever has the input focus when the watcher reads it
 
 
-def _where_to(kind: int, detail: int, window: int, mode: int) -> int | None:
-    """Where a recorded FocusIn or FocusOut sends the keys: the window it names (FocusIn), the
-    input focus as the watcher will read it (FocusOut, the FocusIn that follows may say more),
-    or None, not known for sure: the keys follow the pointer (PointerRoot, no focus), or a
-    keyboard grab begins, whose window only a FocusIn names."""
+def _where_to(kind: int, detail: int, window: int) -> int | None:
+    """Where a recorded FocusIn or FocusOut outside a keyboard grab sends the keys: the window
+    it names (FocusIn), the input focus as the watcher will read it (FocusOut: the FocusIn that
+    follows may say more), or None when they follow the pointer (PointerRoot, no focus)."""
     if detail in _POINTER_DETAILS:
         return None
-    if kind == X.FocusIn:
-        return window
-    return None if mode == X.NotifyGrab else _FOCUS_NOW
+    return window if kind == X.FocusIn else _FOCUS_NOW
 
 
 _ENABLE_CONTEXT = 5  # RECORD's minor opcode
